@@ -1,0 +1,151 @@
+//! Every setting, with its default and its validation.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The most workers a server may be asked to run.
+pub const MAX_WORKERS: usize = 1024;
+
+/// How a server is set up. Build one with [`Config::new`] and adjust the
+/// public fields; [`Config::validate`] (called by `Server::bind`) checks them.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The directory whose files are served.
+    pub root: PathBuf,
+    /// Address to listen on (`127.0.0.1`, `::1`, `0.0.0.0`, …).
+    pub bind: IpAddr,
+    /// Port to listen on; `0` picks a free one.
+    pub port: u16,
+    /// Number of worker threads, 1 to [`MAX_WORKERS`].
+    pub workers: usize,
+    /// How long a graceful shutdown may take before the rest is abandoned.
+    pub shutdown_timeout: Duration,
+    /// Time from the first byte of a request to the end of its headers.
+    pub header_timeout: Duration,
+    /// Idle time allowed between two requests on a keep-alive connection.
+    pub keepalive_timeout: Duration,
+    /// Time allowed without any write progress on a response.
+    pub write_timeout: Duration,
+    /// Open connections the server holds at most; the acceptor waits beyond it.
+    pub max_connections: usize,
+    /// Serve and list dotfiles (`.git`, `.env`, …).
+    pub show_hidden: bool,
+    /// Write one access-log line per response to stdout.
+    pub access_log: bool,
+}
+
+impl Config {
+    /// The defaults, serving `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Config {
+        Config {
+            root: root.into(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8000,
+            workers: num_cpus::get().clamp(1, MAX_WORKERS),
+            shutdown_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            show_hidden: false,
+            access_log: true,
+        }
+    }
+
+    /// The socket address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+
+    /// Checks every value; the error says which one is wrong and what is accepted.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(ConfigError::new(
+                "--workers",
+                self.workers.to_string(),
+                format!("a number from 1 to {MAX_WORKERS}"),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::new(
+                "--max-connections",
+                "0".into(),
+                "a number of at least 1".into(),
+            ));
+        }
+        let timeouts = [
+            ("--header-timeout", self.header_timeout),
+            ("--keepalive-timeout", self.keepalive_timeout),
+            ("--write-timeout", self.write_timeout),
+        ];
+        for (flag, value) in timeouts {
+            if value.is_zero() {
+                return Err(ConfigError::new(
+                    flag,
+                    "0".into(),
+                    "a number of seconds greater than 0".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A setting with a value that is not accepted.
+#[derive(Debug)]
+pub struct ConfigError {
+    flag: &'static str,
+    value: String,
+    expected: String,
+}
+
+impl ConfigError {
+    fn new(flag: &'static str, value: String, expected: String) -> ConfigError {
+        ConfigError {
+            flag,
+            value,
+            expected,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {} value '{}': expected {}",
+            self.flag, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::new(".").validate().is_ok());
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        type Case = (&'static str, fn(&mut Config));
+        let cases: [Case; 4] = [
+            ("--workers", |c| c.workers = 0),
+            ("--workers", |c| c.workers = MAX_WORKERS + 1),
+            ("--max-connections", |c| c.max_connections = 0),
+            ("--header-timeout", |c| c.header_timeout = Duration::ZERO),
+        ];
+        for (flag, change) in cases {
+            let mut config = Config::new(".");
+            change(&mut config);
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.starts_with(&format!("invalid {flag} value")), "{err}");
+        }
+    }
+}

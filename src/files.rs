@@ -1,0 +1,473 @@
+//! URL path → file under the root, safely; content types; index files and
+//! directory listings.
+
+use std::borrow::Cow;
+use std::ffi::{CString, OsStr};
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
+
+use crate::http::{Payload, Reply, Status};
+
+/// A listing shows at most this many entries, so one huge directory cannot
+/// stall its worker's other connections for long.
+const MAX_LISTING_ENTRIES: usize = 10_000;
+
+/// The file name served for a directory when present.
+const INDEX_FILE: &str = "index.html";
+
+/// Characters percent-encoded in the links of a listing (path segment).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\'')
+    .add(b'/')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
+
+/// The directory being served.
+#[derive(Debug)]
+pub struct Root {
+    /// The canonical path of the root.
+    path: PathBuf,
+    /// The root opened as a directory: every file is opened relative to it.
+    dir: File,
+    show_hidden: bool,
+}
+
+impl Root {
+    /// Opens `path` as the root; fails if it is missing or not a directory.
+    pub fn open(path: &Path, show_hidden: bool) -> io::Result<Root> {
+        let canonical = fs::canonicalize(path)?;
+        let dir = File::open(&canonical)?;
+        if !dir.metadata()?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
+        }
+        Ok(Root {
+            path: canonical,
+            dir,
+            show_hidden,
+        })
+    }
+
+    /// Answers a GET or HEAD for `target` (path and query, percent-encoded).
+    pub fn serve(&self, target: &str) -> Reply {
+        let resolved = match resolve(target, self.show_hidden) {
+            Ok(resolved) => resolved,
+            Err(status) => return Reply::error(status),
+        };
+        let file = match self.open_file(&resolved.rel) {
+            Ok(file) => file,
+            Err(err) => return Reply::error(status_for(&err)),
+        };
+        let meta = match file.metadata() {
+            Ok(meta) => meta,
+            Err(err) => return Reply::error(status_for(&err)),
+        };
+        if meta.is_file() {
+            return file_reply(file, &meta, &resolved.rel);
+        }
+        if !meta.is_dir() {
+            // FIFOs, sockets, devices: never served.
+            return Reply::error(Status::NotFound);
+        }
+        if !resolved.dir_form {
+            let mut location = resolved.location();
+            location.push('/');
+            if let Some(query) = resolved.query {
+                location.push('?');
+                location.push_str(query);
+            }
+            return Reply::moved_permanently(location);
+        }
+        let index = resolved.rel.join(INDEX_FILE);
+        if let Ok(index_file) = self.open_file(&index)
+            && let Ok(meta) = index_file.metadata()
+            && meta.is_file()
+        {
+            return file_reply(index_file, &meta, &index);
+        }
+        match self.listing(&file, &resolved) {
+            Ok(page) => Reply {
+                status: Status::Ok,
+                content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
+                last_modified: None,
+                location: None,
+                allow: None,
+                payload: Payload::Bytes(page.into_bytes()),
+            },
+            Err(err) => Reply::error(status_for(&err)),
+        }
+    }
+
+    /// Opens `rel` (relative, normalised) without ever leaving the root, also
+    /// through symlinks.
+    fn open_file(&self, rel: &Path) -> io::Result<File> {
+        let rel = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        static OPENAT2_MISSING: AtomicBool = AtomicBool::new(false);
+        if !OPENAT2_MISSING.load(Ordering::Relaxed) {
+            match open_beneath(&self.dir, rel) {
+                Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => {
+                    OPENAT2_MISSING.store(true, Ordering::Relaxed);
+                }
+                result => return result,
+            }
+        }
+        // Kernels before 5.6: resolve every symlink and check the result.
+        let canonical = fs::canonicalize(self.path.join(rel))?;
+        if !canonical.starts_with(&self.path) {
+            return Err(io::Error::from_raw_os_error(libc::EXDEV));
+        }
+        File::open(canonical)
+    }
+
+    /// An HTML page listing the directory `dir`: folders first, then files,
+    /// each sorted by name; dotfiles left out unless `--show-hidden`.
+    fn listing(&self, dir: &File, resolved: &Resolved) -> io::Result<String> {
+        // Read the directory we opened (and checked), not the path again.
+        let entries = fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+            .or_else(|_| fs::read_dir(self.path.join(&resolved.rel)))?;
+        let mut rows = Vec::new();
+        let mut truncated = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.show_hidden && name.as_bytes().starts_with(b".") {
+                continue;
+            }
+            if rows.len() == MAX_LISTING_ENTRIES {
+                truncated = true;
+                break;
+            }
+            // Follow symlinks for the size and kind; a dangling one still shows.
+            let meta = entry.path().metadata().or_else(|_| entry.metadata())?;
+            rows.push((meta.is_dir(), name, meta.len(), meta.modified().ok()));
+        }
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+
+        let title = html_escape(&format!("Index of {}/", resolved.display()));
+        let mut page = String::with_capacity(512 + rows.len() * 160);
+        let _ = write!(
+            page,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n\
+             <style>body{{font-family:sans-serif;margin:2em}}td{{padding:0 1em 0 0}}\
+             td.n{{text-align:right}}</style></head>\n<body><h1>{title}</h1>\n<table>\n\
+             <tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+        );
+        if !resolved.rel.as_os_str().is_empty() {
+            page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+        }
+        for (is_dir, name, size, modified) in &rows {
+            let href = percent_encode(name.as_bytes(), SEGMENT).to_string();
+            let shown = html_escape(&name.to_string_lossy());
+            let slash = if *is_dir { "/" } else { "" };
+            let size = if *is_dir {
+                "-".to_owned()
+            } else {
+                human_size(*size)
+            };
+            let modified = modified.map(httpdate::fmt_http_date).unwrap_or_default();
+            let _ = writeln!(
+                page,
+                "<tr><td><a href=\"{href}{slash}\">{shown}{slash}</a></td>\
+                 <td class=\"n\">{size}</td><td>{modified}</td></tr>"
+            );
+        }
+        page.push_str("</table>\n");
+        if truncated {
+            let _ = writeln!(
+                page,
+                "<p>Only the first {MAX_LISTING_ENTRIES} entries are shown.</p>"
+            );
+        }
+        page.push_str("</body></html>\n");
+        Ok(page)
+    }
+}
+
+/// A request path after decoding and normalising.
+#[derive(Debug, PartialEq)]
+struct Resolved<'a> {
+    /// The path relative to the root, without `.`, `..` or empty segments.
+    rel: PathBuf,
+    /// Whether the request path ended in `/`.
+    dir_form: bool,
+    query: Option<&'a str>,
+}
+
+impl Resolved<'_> {
+    /// The normalised path as a URL path, percent-encoded (no trailing slash).
+    fn location(&self) -> String {
+        let mut location = String::new();
+        for segment in self.rel.iter() {
+            location.push('/');
+            location.extend(percent_encode(segment.as_bytes(), SEGMENT));
+        }
+        if location.is_empty() {
+            location.push('/');
+        }
+        location
+    }
+
+    /// The normalised path for people (no trailing slash).
+    fn display(&self) -> String {
+        let mut shown = String::new();
+        for segment in self.rel.iter() {
+            shown.push('/');
+            shown.push_str(&segment.to_string_lossy());
+        }
+        shown
+    }
+}
+
+/// Decodes and normalises a request target. Percent-decoding happens once;
+/// an encoded `/` or a NUL is refused (400), `..` above the root is refused
+/// (400), and a dotfile segment is 404 unless `show_hidden`.
+fn resolve(target: &str, show_hidden: bool) -> Result<Resolved<'_>, Status> {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    // absolute-form (`GET http://host/path HTTP/1.1`), RFC 9112 §3.2.2.
+    let path = match path.split_once("://") {
+        Some((scheme, rest)) if !scheme.contains('/') => {
+            rest.find('/').map_or("/", |slash| &rest[slash..])
+        }
+        _ => path,
+    };
+    if !path.starts_with('/') {
+        return Err(Status::BadRequest);
+    }
+    let mut rel = PathBuf::new();
+    let mut depth = 0usize;
+    let raw_segments = path.split('/').filter(|s| !s.is_empty());
+    for raw in raw_segments {
+        let segment: Cow<[u8]> = percent_decode_str(raw).into();
+        if segment.contains(&b'/') || segment.contains(&0) || segment.contains(&b'\\') {
+            return Err(Status::BadRequest);
+        }
+        match &segment[..] {
+            b"." => {}
+            b".." => {
+                if depth == 0 {
+                    return Err(Status::BadRequest);
+                }
+                depth -= 1;
+                rel.pop();
+            }
+            name => {
+                if name.starts_with(b".") && !show_hidden {
+                    return Err(Status::NotFound);
+                }
+                depth += 1;
+                rel.push(OsStr::from_bytes(name));
+            }
+        }
+    }
+    Ok(Resolved {
+        rel,
+        dir_form: path.ends_with('/'),
+        query,
+    })
+}
+
+/// A `200` for a regular file.
+fn file_reply(file: File, meta: &fs::Metadata, path: &Path) -> Reply {
+    Reply {
+        status: Status::Ok,
+        content_type: Some(content_type(path)),
+        last_modified: meta.modified().ok(),
+        location: None,
+        allow: None,
+        payload: Payload::File {
+            file,
+            offset: 0,
+            len: meta.size(),
+        },
+    }
+}
+
+/// The `Content-Type` for a file name; text types say they are UTF-8.
+pub fn content_type(path: &Path) -> Cow<'static, str> {
+    let mime = mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    let textual = mime.starts_with("text/")
+        || matches!(
+            mime,
+            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+        );
+    if textual {
+        Cow::Owned(format!("{mime}; charset=utf-8"))
+    } else {
+        Cow::Borrowed(mime)
+    }
+}
+
+/// Opens `rel` under `dir` with `openat2(RESOLVE_BENEATH)`: the kernel
+/// refuses any resolution, `..` or symlink alike, that leaves `dir`.
+fn open_beneath(dir: &File, rel: &Path) -> io::Result<File> {
+    let c_path = CString::new(rel.as_os_str().as_bytes())?;
+    // SAFETY: `open_how` is a plain C struct of integers; all-zero is its
+    // documented "no options" value, which we then fill in.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    // O_NONBLOCK: opening a FIFO must not block the worker.
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `dir` is an open descriptor for the whole call, `c_path` is a
+    // NUL-terminated string that outlives it, and `how` points to an
+    // initialised `open_how` whose exact size we pass.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c_path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us and nothing else
+    // owns it; `File` takes sole ownership and closes it once.
+    Ok(unsafe { File::from_raw_fd(fd as RawFd) })
+}
+
+/// The status for a failure to open or inspect a path.
+fn status_for(err: &io::Error) -> Status {
+    match err.kind() {
+        io::ErrorKind::PermissionDenied => Status::Forbidden,
+        _ => match err.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR | libc::EXDEV | libc::ELOOP | libc::ENAMETOOLONG) => {
+                Status::NotFound
+            }
+            _ => {
+                log::warn!("file error: {err}");
+                Status::InternalServerError
+            }
+        },
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_table() {
+        // (target, show_hidden, Ok((rel, dir_form)) or Err(status))
+        type Case = (&'static str, bool, Result<(&'static str, bool), Status>);
+        let cases: &[Case] = &[
+            ("/", false, Ok(("", true))),
+            ("/a.txt", false, Ok(("a.txt", false))),
+            ("/a.txt?x=1", false, Ok(("a.txt", false))),
+            ("/sub/", false, Ok(("sub", true))),
+            ("//sub//./a", false, Ok(("sub/a", false))),
+            ("/sub/../a", false, Ok(("a", false))),
+            ("/with%20space.txt", false, Ok(("with space.txt", false))),
+            ("http://example.com/a.txt", false, Ok(("a.txt", false))),
+            ("http://example.com", false, Ok(("", true))),
+            ("/..", false, Err(Status::BadRequest)),
+            ("/../etc/passwd", false, Err(Status::BadRequest)),
+            ("/%2e%2e/etc/passwd", false, Err(Status::BadRequest)),
+            ("/sub/..%2f..%2fsecret", false, Err(Status::BadRequest)),
+            ("/a%2Fb", false, Err(Status::BadRequest)),
+            ("/a%00b", false, Err(Status::BadRequest)),
+            ("/a%5cb", false, Err(Status::BadRequest)),
+            ("*", false, Err(Status::BadRequest)),
+            ("/.env", false, Err(Status::NotFound)),
+            ("/.git/config", false, Err(Status::NotFound)),
+            ("/%2egit/config", false, Err(Status::NotFound)),
+            ("/.env", true, Ok((".env", false))),
+        ];
+        for (target, show_hidden, expected) in cases {
+            let got = resolve(target, *show_hidden)
+                .map(|r| (r.rel.to_string_lossy().into_owned(), r.dir_form));
+            let expected = expected.map(|(rel, dir)| (rel.to_owned(), dir));
+            assert_eq!(got, expected, "{target}");
+        }
+    }
+
+    #[test]
+    fn location_is_encoded() {
+        let resolved = resolve("/a%20b/c%3F", false).unwrap();
+        assert_eq!(resolved.location(), "/a%20b/c%3F");
+    }
+
+    #[test]
+    fn content_types() {
+        let cases = [
+            ("index.html", "text/html; charset=utf-8"),
+            ("style.css", "text/css; charset=utf-8"),
+            ("a.txt", "text/plain; charset=utf-8"),
+            ("logo.png", "image/png"),
+            ("blob.unknownext", "application/octet-stream"),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(content_type(Path::new(name)), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn escaping_and_sizes() {
+        assert_eq!(html_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+    }
+}

@@ -1,0 +1,446 @@
+//! Request parsing with limits: `httparse` does the syntax, this module the
+//! HTTP/1.1 rules on top (framing, `Host`, persistence, limits).
+
+use super::Status;
+
+/// Longest request target we accept (`414` beyond).
+pub const MAX_TARGET: usize = 8 * 1024;
+/// Largest header section (request line and headers) we accept (`431` beyond).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most header fields we accept (`431` beyond).
+pub const MAX_HEADERS: usize = 100;
+/// Largest request body we read and discard; beyond it `413` and close.
+pub const MAX_DISCARDED_BODY: u64 = 1024 * 1024;
+
+/// What the request asks us to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    /// A standard method that a static file server does not allow (`405`).
+    NotAllowed,
+    /// A method nobody here knows (`501`).
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// How the request body (if any) is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// `Content-Length` bytes follow the header section.
+    Length(u64),
+    /// A chunked body follows; we do not read those (the connection closes).
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct Request {
+    /// The method as sent (for the access log).
+    pub method_name: String,
+    pub method: Method,
+    /// The request target as sent: path and query, still percent-encoded.
+    pub target: String,
+    pub version: Version,
+    /// Whether the client wants the connection kept open after the response.
+    pub keep_alive: bool,
+    pub body: Body,
+    /// Length of the header section in bytes (the body starts here).
+    pub head_len: usize,
+}
+
+/// A request that cannot be answered normally. Every one of these closes the
+/// connection after its response: the stream can't be trusted any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub status: Status,
+    pub reason: &'static str,
+}
+
+impl ParseError {
+    fn new(status: Status, reason: &'static str) -> ParseError {
+        ParseError { status, reason }
+    }
+}
+
+fn bad(reason: &'static str) -> ParseError {
+    ParseError::new(Status::BadRequest, reason)
+}
+
+/// Parses the request at the start of `buf`. `Ok(None)` means "not complete
+/// yet": read more and call again. The limits above are enforced here, also
+/// on a partial request, so a caller never buffers more than
+/// [`MAX_HEADER_BYTES`].
+pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            check_partial(buf)?;
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ParseError::new(
+                Status::HeaderFieldsTooLarge,
+                "too many header fields",
+            ));
+        }
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(_) => {
+            // A target over the limit can make httparse fail before it sees
+            // the line end; the client deserves 414, not 400.
+            check_partial(buf)?;
+            return Err(bad("malformed request line or header"));
+        }
+    };
+    if head_len > MAX_HEADER_BYTES {
+        return Err(ParseError::new(
+            Status::HeaderFieldsTooLarge,
+            "header section too large",
+        ));
+    }
+    let target = req.path.unwrap_or_default();
+    if target.len() > MAX_TARGET {
+        return Err(ParseError::new(
+            Status::UriTooLong,
+            "request target too long",
+        ));
+    }
+    let version = match req.version {
+        Some(0) => Version::Http10,
+        _ => Version::Http11,
+    };
+    let method_name = req.method.unwrap_or_default();
+    let method = match method_name {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" | "TRACE" | "CONNECT" => Method::NotAllowed,
+        _ => Method::Unknown,
+    };
+
+    let mut hosts = 0;
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding: Option<&[u8]> = None;
+    let mut close = false;
+    let mut keep_alive = false;
+    for header in req.headers.iter() {
+        let name = header.name;
+        let value = header.value;
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n = parse_content_length(value)?;
+            if content_length.is_some_and(|m| m != n) {
+                return Err(bad("conflicting Content-Length headers"));
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if transfer_encoding.is_some() {
+                return Err(bad("repeated Transfer-Encoding header"));
+            }
+            transfer_encoding = Some(value);
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in tokens(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    if version == Version::Http11 && hosts == 0 {
+        return Err(bad("missing Host header"));
+    }
+    if hosts > 1 {
+        return Err(bad("more than one Host header"));
+    }
+    let body = match (transfer_encoding, content_length) {
+        (Some(_), Some(_)) => {
+            return Err(bad("both Content-Length and Transfer-Encoding"));
+        }
+        (Some(_), None) if version == Version::Http10 => {
+            return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        (Some(te), None) => {
+            // RFC 9112 §6.1: chunked must be the final coding.
+            let last = tokens(te).last().unwrap_or_default();
+            if !last.eq_ignore_ascii_case(b"chunked") {
+                return Err(ParseError::new(
+                    Status::NotImplemented,
+                    "unsupported Transfer-Encoding",
+                ));
+            }
+            Body::Chunked
+        }
+        (None, Some(0)) | (None, None) => Body::None,
+        (None, Some(n)) if n > MAX_DISCARDED_BODY => {
+            return Err(ParseError::new(
+                Status::ContentTooLarge,
+                "request body too large",
+            ));
+        }
+        (None, Some(n)) => Body::Length(n),
+    };
+    let keep_alive = match version {
+        Version::Http11 => !close,
+        Version::Http10 => keep_alive && !close,
+    };
+    Ok(Some(Request {
+        method_name: method_name.to_owned(),
+        method,
+        target: target.to_owned(),
+        version,
+        keep_alive,
+        body,
+        head_len,
+    }))
+}
+
+/// Limits that apply before the header section is complete.
+fn check_partial(buf: &[u8]) -> Result<(), ParseError> {
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    let line_len = line_end.unwrap_or(buf.len());
+    // "METHOD SP target SP HTTP/1.1": allow for the method and version.
+    if line_len > MAX_TARGET + 32 {
+        return Err(ParseError::new(
+            Status::UriTooLong,
+            "request target too long",
+        ));
+    }
+    if buf.len() >= MAX_HEADER_BYTES {
+        return Err(ParseError::new(
+            Status::HeaderFieldsTooLarge,
+            "header section too large",
+        ));
+    }
+    Ok(())
+}
+
+/// httparse reports any version other than HTTP/1.0 and HTTP/1.1 as a
+/// version error; a well-formed `HTTP/x.y` gets 505, anything else 400.
+fn version_error(buf: &[u8]) -> ParseError {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            ParseError::new(Status::VersionNotSupported, "HTTP version not supported")
+        }
+        _ => bad("malformed request line"),
+    }
+}
+
+/// `Content-Length` is one or more comma-separated copies of one decimal number.
+fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
+    let mut result = None;
+    for token in value.split(|&b| b == b',') {
+        let token = token.trim_ascii();
+        if token.is_empty() || token.len() > 19 || !token.iter().all(u8::is_ascii_digit) {
+            return Err(bad("invalid Content-Length"));
+        }
+        let n: u64 = std::str::from_utf8(token)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(bad("invalid Content-Length"))?;
+        if result.is_some_and(|m| m != n) {
+            return Err(bad("conflicting Content-Length values"));
+        }
+        result = Some(n);
+    }
+    result.ok_or(bad("invalid Content-Length"))
+}
+
+/// The comma-separated tokens of a header value, trimmed, empty ones skipped.
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(raw: &str) -> Result<Option<Request>, Status> {
+        parse(raw.as_bytes()).map_err(|e| e.status)
+    }
+
+    #[test]
+    fn complete_requests() {
+        let cases: &[(&str, Method, Version, bool, Body)] = &[
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Method::Get,
+                Version::Http11,
+                true,
+                Body::None,
+            ),
+            (
+                "HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                Method::Head,
+                Version::Http11,
+                false,
+                Body::None,
+            ),
+            (
+                "GET / HTTP/1.0\r\n\r\n",
+                Method::Get,
+                Version::Http10,
+                false,
+                Body::None,
+            ),
+            (
+                "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+                Method::Get,
+                Version::Http10,
+                true,
+                Body::None,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
+                Method::NotAllowed,
+                Version::Http11,
+                true,
+                Body::Length(5),
+            ),
+            (
+                "FROB / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Method::Unknown,
+                Version::Http11,
+                true,
+                Body::None,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n",
+                Method::Get,
+                Version::Http11,
+                true,
+                Body::Length(7),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                Method::Get,
+                Version::Http11,
+                true,
+                Body::Chunked,
+            ),
+        ];
+        for (raw, method, version, keep_alive, body) in cases {
+            let req = parse(raw.as_bytes()).unwrap().unwrap();
+            assert_eq!(req.method, *method, "{raw:?}");
+            assert_eq!(req.version, *version, "{raw:?}");
+            assert_eq!(req.keep_alive, *keep_alive, "{raw:?}");
+            assert_eq!(req.body, *body, "{raw:?}");
+            assert_eq!(req.head_len, raw.len(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn partial_requests_wait_for_more() {
+        for raw in [
+            "",
+            "GE",
+            "GET / HTTP/1.1\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n",
+        ] {
+            assert!(matches!(status_of(raw), Ok(None)), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn errors_have_the_right_status() {
+        let long_target = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(MAX_TARGET)
+        );
+        let long_partial = format!("GET /{}", "a".repeat(MAX_TARGET + 100));
+        let big_header = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n",
+            "a".repeat(MAX_HEADER_BYTES)
+        );
+        let many_headers = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+            "X: y\r\n".repeat(MAX_HEADERS)
+        );
+        let cases: &[(&str, Status)] = &[
+            ("HELLO\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\nHost a\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\n\r\n", Status::BadRequest),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+                Status::VersionNotSupported,
+            ),
+            (
+                "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+                Status::VersionNotSupported,
+            ),
+            ("GET / FOO/1.1\r\nHost: a\r\n\r\n", Status::BadRequest),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",
+                Status::ContentTooLarge,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Status::NotImplemented,
+            ),
+            (
+                "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (&long_target, Status::UriTooLong),
+            (&long_partial, Status::UriTooLong),
+            (&big_header, Status::HeaderFieldsTooLarge),
+            (&many_headers, Status::HeaderFieldsTooLarge),
+        ];
+        for (raw, status) in cases {
+            match status_of(raw) {
+                Err(got) => assert_eq!(got, *status, "{:?}", &raw[..raw.len().min(60)]),
+                Ok(_) => panic!("accepted {:?}", &raw[..raw.len().min(60)]),
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Status codes, response heads and error pages.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::Write;
+use std::time::SystemTime;
+
+/// The `Server` header value.
+pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION"));
+
+/// The status codes this server sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    MovedPermanently,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    LengthRequired,
+    ContentTooLarge,
+    UriTooLong,
+    HeaderFieldsTooLarge,
+    InternalServerError,
+    NotImplemented,
+    VersionNotSupported,
+}
+
+impl Status {
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::MovedPermanently => 301,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::LengthRequired => 411,
+            Status::ContentTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::HeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::MovedPermanently => "Moved Permanently",
+            Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::LengthRequired => "Length Required",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UriTooLong => "URI Too Long",
+            Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+}
+
+/// What to answer: status, the headers that vary by resource, and the body.
+/// The connection adds `Server`, `Date`, `Content-Length` and `Connection`.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: Status,
+    pub content_type: Option<Cow<'static, str>>,
+    pub last_modified: Option<SystemTime>,
+    pub location: Option<String>,
+    /// `Allow`, for `405`.
+    pub allow: Option<&'static str>,
+    pub payload: Payload,
+}
+
+/// A response body.
+#[derive(Debug)]
+pub enum Payload {
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` from `offset`, sent straight from disk.
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Payload {
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(bytes) => bytes.len() as u64,
+            Payload::File { len, .. } => *len,
+        }
+    }
+}
+
+impl Reply {
+    /// The one way to build an error response: the status and a small HTML page.
+    pub fn error(status: Status) -> Reply {
+        Reply {
+            status,
+            content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
+            last_modified: None,
+            location: None,
+            allow: (status == Status::MethodNotAllowed).then_some("GET, HEAD"),
+            payload: Payload::Bytes(error_page(status)),
+        }
+    }
+
+    /// A redirect to `location`, with a small page that links there.
+    pub fn moved_permanently(location: String) -> Reply {
+        let mut reply = Reply::error(Status::MovedPermanently);
+        reply.location = Some(location);
+        reply
+    }
+}
+
+/// Writes a response head into a buffer: status line, `Server`, `Date`,
+/// then whatever the caller adds, then the blank line.
+pub struct Head<'a> {
+    buf: &'a mut Vec<u8>,
+}
+
+impl<'a> Head<'a> {
+    pub fn new(buf: &'a mut Vec<u8>, status: Status, date: &str) -> Head<'a> {
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            buf,
+            "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: {date}\r\n",
+            status.code(),
+            status.reason()
+        );
+        Head { buf }
+    }
+
+    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
+    pub fn content_length(&mut self, len: u64) -> &mut Self {
+        let _ = write!(self.buf, "Content-Length: {len}\r\n");
+        self
+    }
+
+    /// Ends the head; the body (if any) follows.
+    pub fn finish(self) {
+        self.buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The small HTML page that goes with every error status.
+pub fn error_page(status: Status) -> Vec<u8> {
+    let (code, reason) = (status.code(), status.reason());
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n\
+         <body><h1>{code} {reason}</h1><hr><p>{SERVER}</p></body></html>\n"
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_layout() {
+        let mut buf = Vec::new();
+        let mut head = Head::new(&mut buf, Status::NotFound, "Tue, 24 Nov 2026 06:52:49 GMT");
+        head.header("Content-Type", "text/html").content_length(12);
+        head.finish();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\nServer: simple-web-server/"));
+        assert!(text.contains("\r\nDate: Tue, 24 Nov 2026 06:52:49 GMT\r\n"));
+        assert!(text.ends_with("Content-Type: text/html\r\nContent-Length: 12\r\n\r\n"));
+    }
+
+    #[test]
+    fn error_page_names_the_status() {
+        let page = String::from_utf8(error_page(Status::UriTooLong)).unwrap();
+        assert!(page.contains("<title>414 URI Too Long</title>"));
+    }
+}

@@ -1,0 +1,31 @@
+//! A static-file HTTP/1.1 server: a fixed pool of workers fed by one acceptor.
+//!
+//! The main thread accepts connections and hands each to the least-loaded
+//! worker over a bounded channel; every worker serves its connections from
+//! its own `mio::Poll`, never blocking on a client. See `DESIGN.md`.
+//!
+//! ```no_run
+//! use simple_web_server::{Config, Server};
+//!
+//! let mut config = Config::new("www");
+//! config.port = 0;
+//! let server = Server::bind(config)?;
+//! println!("listening on {}", server.local_addr());
+//! let shutdown = server.shutdown_handle(); // call .shutdown() from anywhere
+//! let summary = server.run()?;
+//! println!("{} requests served", summary.requests);
+//! # Ok::<(), simple_web_server::Error>(())
+//! ```
+
+mod access_log;
+mod config;
+mod conn;
+mod deadlines;
+mod files;
+mod http;
+mod pool;
+mod server;
+
+pub use crate::access_log::TARGET as ACCESS_LOG_TARGET;
+pub use crate::config::{Config, ConfigError, MAX_WORKERS};
+pub use crate::server::{Error, Server, ShutdownHandle, Summary};

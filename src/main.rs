@@ -1,0 +1,203 @@
+//! The command line: flags → `Config`, logging, signals, exit codes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use log::LevelFilter;
+use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
+
+use simple_web_server::{ACCESS_LOG_TARGET, Config, Server};
+
+/// Usage errors (bad flags or values).
+const EXIT_USAGE: u8 = 2;
+/// Startup failures and a drain cut short by `--shutdown-timeout`.
+const EXIT_FAILURE: u8 = 1;
+/// A second Ctrl-C: exit at once, as a shell reports death by SIGINT.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// A static-file HTTP/1.1 server: a fixed pool of workers fed by one acceptor.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Directory to serve.
+    #[arg(default_value = ".")]
+    root: PathBuf,
+
+    /// Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).
+    #[arg(short, long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// Port to listen on; 0 picks a free port.
+    #[arg(short, long, default_value_t = 8000)]
+    port: u16,
+
+    /// Worker threads [default: number of CPUs].
+    #[arg(short, long)]
+    workers: Option<usize>,
+
+    /// Seconds a graceful shutdown may take before the rest is abandoned.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    shutdown_timeout: u64,
+
+    /// Seconds from the first byte of a request to the end of its headers.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout: u64,
+
+    /// Seconds a keep-alive connection may stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    keepalive_timeout: u64,
+
+    /// Seconds a response may make no write progress before the connection closes.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    write_timeout: u64,
+
+    /// Open connections at most; beyond it new ones wait in the kernel backlog.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+
+    /// Serve and list dotfiles (.git, .env, ...).
+    #[arg(long)]
+    show_hidden: bool,
+
+    /// No access log.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Diagnostics on stderr: off, error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: LevelFilter,
+}
+
+impl Args {
+    fn config(&self) -> Config {
+        let mut config = Config::new(&self.root);
+        config.bind = self.bind;
+        config.port = self.port;
+        if let Some(workers) = self.workers {
+            config.workers = workers;
+        }
+        config.shutdown_timeout = Duration::from_secs(self.shutdown_timeout);
+        config.header_timeout = Duration::from_secs(self.header_timeout);
+        config.keepalive_timeout = Duration::from_secs(self.keepalive_timeout);
+        config.write_timeout = Duration::from_secs(self.write_timeout);
+        config.max_connections = self.max_connections;
+        config.show_hidden = self.show_hidden;
+        config.access_log = !self.quiet;
+        config
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            // clap's message spans several lines; the first one says it all.
+            let message = err.render().to_string();
+            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments"));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging(args.log_level, !args.quiet);
+
+    let config = args.config();
+    if let Err(err) = config.validate() {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let workers = config.workers;
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    eprintln!(
+        "Serving {} at {} with {workers} workers",
+        args.root.display(),
+        url(server.local_addr())
+    );
+
+    let handle = server.shutdown_handle();
+    let signals = AtomicUsize::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            log::info!("signal received: shutting down gracefully (again to exit at once)");
+            handle.shutdown();
+        } else {
+            log::warn!("second signal: exiting now");
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    if let Err(err) = installed {
+        eprintln!("error: cannot install the signal handler: {err}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+
+    match server.run() {
+        Ok(summary) => {
+            log::info!(
+                "served {} requests, sent {} bytes, up {:.1}s",
+                summary.requests,
+                summary.bytes_sent,
+                summary.uptime.as_secs_f64()
+            );
+            if summary.abandoned > 0 {
+                log::warn!(
+                    "shutdown timeout: abandoned {} open connections",
+                    summary.abandoned
+                );
+                return ExitCode::from(EXIT_FAILURE);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            log::error!("{err}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `http://127.0.0.1:8000/`, `http://[::1]:8000/`
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
+
+/// Access log (target `access`) to stdout as bare lines; diagnostics to stderr.
+fn init_logging(level: LevelFilter, access_log: bool) {
+    let access = ConfigBuilder::new()
+        .add_filter_allow_str(ACCESS_LOG_TARGET)
+        .set_time_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .set_target_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .set_level_padding(simplelog::LevelPadding::Off)
+        .set_max_level(LevelFilter::Off)
+        .build();
+    let diagnostics = ConfigBuilder::new()
+        .add_filter_ignore_str(ACCESS_LOG_TARGET)
+        .set_thread_level(LevelFilter::Off)
+        .set_target_level(LevelFilter::Off)
+        .set_location_level(LevelFilter::Off)
+        .build();
+    let mut loggers: Vec<Box<dyn SharedLogger>> =
+        vec![WriteLogger::new(level, diagnostics, std::io::stderr())];
+    if access_log {
+        loggers.push(WriteLogger::new(
+            LevelFilter::Info,
+            access,
+            std::io::stdout(),
+        ));
+    }
+    // Only fails if a logger is already set, which main never does.
+    let _ = CombinedLogger::init(loggers);
+}

@@ -1,0 +1,392 @@
+//! The worker pool: N threads, each with its own `mio::Poll` over the
+//! connections it owns, fed new connections by the acceptor over a bounded
+//! channel per worker.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::conn::{Buffers, Conn, Ctx, Next};
+use crate::deadlines::Deadlines;
+use crate::files::Root;
+use crate::http::Clock;
+
+/// New connections waiting for one worker; beyond this the acceptor tries
+/// another worker, then stops accepting (the kernel backlog holds the rest).
+const CHANNEL_CAPACITY: usize = 256;
+const WAKER: Token = Token(usize::MAX);
+const EVENTS_CAPACITY: usize = 1024;
+
+/// A connection accepted by the acceptor, on its way to a worker.
+pub struct NewConn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub accepted: Instant,
+    pub load: LoadGuard,
+}
+
+/// What the acceptor and a worker share.
+struct Shared {
+    waker: Waker,
+    /// Connections placed on this worker and not yet closed.
+    load: AtomicUsize,
+    /// The worker is (about to be) blocked in `poll`: wake it to deliver.
+    sleeping: AtomicBool,
+    requests: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Counts one open connection on its worker and in the server's total, for
+/// as long as it lives: incremented when placed, decremented on drop, so no
+/// exit path (a panic included) can leave the counts wrong.
+pub struct LoadGuard {
+    worker: Arc<Shared>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        self.worker.load.fetch_sub(1, Ordering::Relaxed);
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Handle {
+    sender: Option<Sender<NewConn>>,
+    shared: Arc<Shared>,
+    thread: JoinHandle<()>,
+}
+
+/// The fixed pool of workers.
+pub struct Pool {
+    workers: Vec<Handle>,
+    /// Every worker holds a clone; when all have exited, `recv` disconnects.
+    done: Receiver<()>,
+    draining: Arc<AtomicBool>,
+    /// Open connections, all workers together.
+    open: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    pub fn spawn(config: Arc<Config>, root: Arc<Root>) -> io::Result<Pool> {
+        let draining = Arc::new(AtomicBool::new(false));
+        let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+        let mut workers = Vec::with_capacity(config.workers);
+        for id in 0..config.workers {
+            let poll = Poll::new()?;
+            let waker = Waker::new(poll.registry(), WAKER)?;
+            let shared = Arc::new(Shared {
+                waker,
+                load: AtomicUsize::new(0),
+                sleeping: AtomicBool::new(false),
+                requests: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            });
+            let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+            let mut worker = Worker {
+                poll,
+                receiver,
+                conns: Slab::new(),
+                deadlines: Deadlines::new(),
+                ready: VecDeque::new(),
+                buffers: Buffers::new(),
+                clock: Clock::new(),
+                config: config.clone(),
+                root: root.clone(),
+                shared: shared.clone(),
+                draining: draining.clone(),
+                drain_started: false,
+                disconnected: false,
+                requests: 0,
+                bytes: 0,
+            };
+            let done_tx = done_tx.clone();
+            let thread = thread::Builder::new()
+                .name(format!("worker-{id}"))
+                .spawn(move || {
+                    let _done = done_tx;
+                    worker.run();
+                })?;
+            workers.push(Handle {
+                sender: Some(sender),
+                shared,
+                thread,
+            });
+        }
+        Ok(Pool {
+            workers,
+            done,
+            draining,
+            open: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Open connections, all workers together.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Hands a new connection to the least-loaded worker that has room.
+    /// Gives it back if every worker's channel is full.
+    pub fn place(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        accepted: Instant,
+    ) -> Result<(), (TcpStream, SocketAddr)> {
+        let mut order: Vec<usize> = (0..self.workers.len()).collect();
+        order.sort_by_key(|&i| self.workers[i].shared.load.load(Ordering::Relaxed));
+        let mut conn = NewConn {
+            stream,
+            peer,
+            accepted,
+            load: self.guard(order[0]),
+        };
+        for &i in &order {
+            let worker = &self.workers[i];
+            let Some(sender) = &worker.sender else { break };
+            if !Arc::ptr_eq(&conn.load.worker, &worker.shared) {
+                conn.load = self.guard(i);
+            }
+            match sender.try_send(conn) {
+                Ok(()) => {
+                    // Wake the worker only if it sleeps in (or is about to
+                    // enter) its poll; a busy one finds the connection itself.
+                    if worker.shared.sleeping.swap(false, Ordering::SeqCst)
+                        && let Err(err) = worker.shared.waker.wake()
+                    {
+                        log::error!("cannot wake worker-{i}: {err}");
+                    }
+                    return Ok(());
+                }
+                Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => conn = back,
+            }
+        }
+        Err((conn.stream, conn.peer))
+    }
+
+    fn guard(&self, worker: usize) -> LoadGuard {
+        let shared = self.workers[worker].shared.clone();
+        shared.load.fetch_add(1, Ordering::Relaxed);
+        self.open.fetch_add(1, Ordering::Relaxed);
+        LoadGuard {
+            worker: shared,
+            open: self.open.clone(),
+        }
+    }
+
+    /// Starts the drain: no more connections will come; every worker closes
+    /// its idle connections, finishes what is in flight, and exits.
+    pub fn drain(&mut self) {
+        self.draining.store(true, Ordering::SeqCst);
+        for (i, worker) in self.workers.iter_mut().enumerate() {
+            worker.sender = None;
+            if let Err(err) = worker.shared.waker.wake() {
+                log::error!("cannot wake worker-{i}: {err}");
+            }
+        }
+    }
+
+    /// Requests answered and bytes sent so far, all workers together.
+    pub fn totals(&self) -> (u64, u64) {
+        self.workers.iter().fold((0, 0), |(r, b), w| {
+            (
+                r + w.shared.requests.load(Ordering::Relaxed),
+                b + w.shared.bytes.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Waits until every worker has exited, or until `deadline`. Returns
+    /// the requests answered, the bytes sent, and the number of connections
+    /// abandoned because the deadline passed (0 if the drain completed).
+    pub fn join(self, deadline: Instant) -> (u64, u64, usize) {
+        let abandoned = loop {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            match self.done.recv_timeout(timeout) {
+                Ok(()) => {}
+                Err(RecvTimeoutError::Disconnected) => break 0,
+                Err(RecvTimeoutError::Timeout) => break self.open_connections().max(1),
+            }
+        };
+        let (requests, bytes) = self.totals();
+        if abandoned == 0 {
+            for worker in self.workers {
+                let _ = worker.thread.join();
+            }
+        }
+        (requests, bytes, abandoned)
+    }
+}
+
+/// One worker thread's state: its poll, its connections and their deadlines.
+struct Worker {
+    poll: Poll,
+    receiver: Receiver<NewConn>,
+    conns: Slab<Conn>,
+    deadlines: Deadlines,
+    /// Connections that used their turn with work left: served again after
+    /// the next poll, which then does not block.
+    ready: VecDeque<usize>,
+    buffers: Buffers,
+    clock: Clock,
+    config: Arc<Config>,
+    root: Arc<Root>,
+    shared: Arc<Shared>,
+    draining: Arc<AtomicBool>,
+    drain_started: bool,
+    /// The acceptor dropped our channel: no more connections will come.
+    disconnected: bool,
+    requests: u64,
+    bytes: u64,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            if let Err(err) = self.poll_once(&mut events) {
+                log::error!("worker poll failed: {err}");
+                // Avoid a hot loop if the poll keeps failing.
+                thread::sleep(Duration::from_millis(100));
+            }
+            self.publish_stats();
+            if self.drain_started && self.disconnected && self.conns.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn poll_once(&mut self, events: &mut Events) -> io::Result<()> {
+        let mut timeout = self
+            .deadlines
+            .next()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        if !self.ready.is_empty() {
+            timeout = Some(Duration::ZERO);
+        }
+        self.shared.sleeping.store(true, Ordering::SeqCst);
+        if !self.receiver.is_empty() || self.draining.load(Ordering::SeqCst) != self.drain_started {
+            timeout = Some(Duration::ZERO);
+        }
+        let polled = self.poll.poll(events, timeout);
+        self.shared.sleeping.store(false, Ordering::SeqCst);
+        match polled {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+        self.clock.tick();
+        let now = Instant::now();
+
+        self.take_new(now);
+        for event in events.iter() {
+            if event.token() == WAKER {
+                continue;
+            }
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.serve(event.token().0, now, |conn, ctx| conn.drive(readable, ctx));
+        }
+        for _ in 0..self.ready.len() {
+            let Some(key) = self.ready.pop_front() else {
+                break;
+            };
+            self.serve(key, now, |conn, ctx| conn.drive(false, ctx));
+        }
+        while let Some((key, _)) = self.deadlines.pop_expired(now) {
+            self.serve(key, now, |conn, ctx| conn.expire(ctx));
+        }
+        if !self.drain_started && self.draining.load(Ordering::SeqCst) {
+            self.drain_started = true;
+            let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+            for key in keys {
+                self.serve(key, now, |conn, ctx| conn.drain(ctx));
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers the connections the acceptor sent, and serves each at once:
+    /// its request has usually arrived already.
+    fn take_new(&mut self, now: Instant) {
+        loop {
+            let new = match self.receiver.try_recv() {
+                Ok(new) => new,
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.disconnected = true;
+                    return;
+                }
+            };
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            let mut conn = Conn::new(new.stream, new.peer, new.accepted, new.load);
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if let Err(err) = self
+                .poll
+                .registry()
+                .register(conn.stream(), Token(key), interest)
+            {
+                log::error!("cannot register a connection: {err}");
+                continue;
+            }
+            entry.insert(conn);
+            self.serve(key, now, |conn, ctx| conn.drive(true, ctx));
+        }
+    }
+
+    /// Runs `f` on connection `key` and acts on what it says next. A panic
+    /// costs that connection only.
+    fn serve(&mut self, key: usize, now: Instant, f: impl FnOnce(&mut Conn, &mut Ctx) -> Next) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return; // closed earlier in this round
+        };
+        let mut ctx = Ctx {
+            config: &self.config,
+            root: &self.root,
+            clock: &self.clock,
+            now,
+            draining: self.drain_started || self.draining.load(Ordering::Relaxed),
+            buffers: &mut self.buffers,
+            requests: &mut self.requests,
+            bytes: &mut self.bytes,
+        };
+        let next = panic::catch_unwind(AssertUnwindSafe(|| f(conn, &mut ctx)));
+        let next = next.unwrap_or_else(|_| {
+            log::error!("a panic while serving a connection; closing it");
+            Next::Close
+        });
+        match next {
+            Next::Close => self.close(key),
+            Next::Wait | Next::Yield => {
+                let (wait, at) = conn.deadline(&self.config);
+                self.deadlines.set(key, wait, at);
+                if next == Next::Yield {
+                    self.ready.push_back(key);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        self.deadlines.remove(key);
+        // Closing the socket also removes it from the poll.
+        drop(self.conns.try_remove(key));
+    }
+
+    fn publish_stats(&self) {
+        self.shared.requests.store(self.requests, Ordering::Relaxed);
+        self.shared.bytes.store(self.bytes, Ordering::Relaxed);
+    }
+}
