@@ -264,14 +264,20 @@ impl Conn {
     /// Nothing more to read for now: wait, or close an idle connection
     /// during shutdown.
     fn wait_for_input(&mut self, ctx: &mut Ctx) -> Next {
-        if self.input.as_ref().is_some_and(|input| input.is_empty()) {
-            let input = self.input.take().expect("checked above");
-            ctx.buffers.put_input(input.buf);
-        }
+        self.release_input(ctx);
         if ctx.draining && self.is_idle() {
             return Next::Close;
         }
         Next::Wait
+    }
+
+    /// Gives the input buffer back to the worker if it holds nothing, so a
+    /// connection between requests holds no buffer.
+    fn release_input(&mut self, ctx: &mut Ctx) {
+        if self.input.as_ref().is_some_and(Input::is_empty) {
+            let input = self.input.take().expect("checked above");
+            ctx.buffers.put_input(input.buf);
+        }
     }
 
     /// Reads what the socket has into the input buffer.
@@ -315,16 +321,15 @@ impl Conn {
             let skipped = self.discard.min(input.len() as u64);
             input.consume(skipped as usize);
             self.discard -= skipped;
-            if self.discard > 0 {
-                return false;
-            }
         }
         if input.is_empty() {
+            self.release_input(ctx);
             return false;
         }
         match http::parse(input.data()) {
             Ok(Some(request)) => {
                 input.consume(request.head_len);
+                self.release_input(ctx);
                 self.respond(request, ctx);
                 true
             }

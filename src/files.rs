@@ -135,10 +135,14 @@ impl Root {
                 Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => {
                     OPENAT2_MISSING.store(true, Ordering::Relaxed);
                 }
+                // RESOLVE_BENEATH refuses every absolute symlink, also one
+                // that points inside the root: check those the slow way.
+                Err(err) if err.raw_os_error() == Some(libc::EXDEV) => {}
                 result => return result,
             }
         }
-        // Kernels before 5.6: resolve every symlink and check the result.
+        // Kernels before 5.6, and absolute symlinks: resolve every symlink
+        // and check that the result is still under the root.
         let canonical = fs::canonicalize(self.path.join(rel))?;
         if !canonical.starts_with(&self.path) {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));

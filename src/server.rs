@@ -75,7 +75,7 @@ pub struct Summary {
 
 impl Server {
     /// Checks the configuration, opens the root and binds the listener.
-    pub fn bind(mut config: Config) -> Result<Server, Error> {
+    pub fn bind(config: Config) -> Result<Server, Error> {
         config.validate().map_err(Error::Config)?;
         let root = Root::open(&config.root, config.show_hidden).map_err(|source| Error::Root {
             path: config.root.clone(),
@@ -86,7 +86,6 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
-        config.max_connections = raise_fd_limit(config.max_connections);
         let poll = Poll::new().map_err(Error::Io)?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
         let shutdown = ShutdownHandle {
@@ -127,7 +126,7 @@ impl Server {
         let mut acceptor = Acceptor {
             listener: &self.listener,
             pool: &pool,
-            max_connections: self.config.max_connections,
+            max_connections: raise_fd_limit(self.config.max_connections),
             held: None,
             emfile_logged: false,
         };

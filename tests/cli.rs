@@ -1,0 +1,186 @@
+//! Command line: usage errors, start-up failures, `--help`, `--version`
+//! and the `Serving` line.
+
+mod common;
+
+use common::*;
+use std::net::{SocketAddr, TcpListener};
+
+/// Runs with `args` followed by a valid root; expects a usage error.
+fn usage_error(args: &[&str]) -> CliOutput {
+    let root = DocRoot::new();
+    let mut full: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    full.push(root.path().to_str().unwrap().to_string());
+    let out = run_cli(&full, CLI_TIMEOUT);
+    assert_eq!(out.code(), Some(2), "args {args:?}: {out:?}");
+    assert!(
+        !out.stderr.trim().is_empty(),
+        "usage error with empty stderr: {out:?}"
+    );
+    assert!(
+        !out.stderr.contains("Serving "),
+        "usage error but the server started: {out:?}"
+    );
+    out
+}
+
+#[test]
+fn workers_zero_is_a_one_line_usage_error() {
+    let out = usage_error(&["--workers", "0"]);
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected one line: {out:?}");
+    assert!(lines[0].contains("workers"), "{out:?}");
+}
+
+#[test]
+fn workers_too_many_is_a_one_line_usage_error() {
+    let out = usage_error(&["--workers", "100000"]);
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected one line: {out:?}");
+    assert!(lines[0].contains("workers"), "{out:?}");
+    assert!(lines[0].contains("100000"), "{out:?}");
+}
+
+#[test]
+fn port_not_a_number_is_a_usage_error() {
+    let out = usage_error(&["--port", "notanumber"]);
+    assert!(
+        out.stderr.contains("notanumber") || out.stderr.contains("port"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = usage_error(&["--frobnicate"]);
+    assert!(out.stderr.contains("--frobnicate"), "{out:?}");
+}
+
+#[test]
+fn missing_root_exits_1_naming_the_path() {
+    let dir = DocRoot::new();
+    let missing = dir.parent().join("no-such-dir");
+    let out = run_cli(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            missing.to_str().unwrap(),
+        ],
+        CLI_TIMEOUT,
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected one line: {out:?}");
+    assert!(lines[0].contains(missing.to_str().unwrap()), "{out:?}");
+}
+
+#[test]
+fn root_that_is_a_file_exits_1_naming_the_path() {
+    let dir = DocRoot::new();
+    let file = dir.file("plain.txt", "not a directory");
+    let out = run_cli(
+        &["--bind", "127.0.0.1", "--port", "0", file.to_str().unwrap()],
+        CLI_TIMEOUT,
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected one line: {out:?}");
+    assert!(lines[0].contains(file.to_str().unwrap()), "{out:?}");
+}
+
+#[test]
+fn port_in_use_exits_1() {
+    let root = DocRoot::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run_cli(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--workers",
+            "1",
+            root.path().to_str().unwrap(),
+        ],
+        CLI_TIMEOUT,
+    );
+    drop(taken);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "expected one line: {out:?}");
+    let line = lines[0].to_ascii_lowercase();
+    assert!(
+        line.contains(&port) || line.contains("in use"),
+        "message should name the port or say it is in use: {out:?}"
+    );
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let out = run_cli(&["--version"], CLI_TIMEOUT);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    let text = out.stdout.trim();
+    assert!(text.starts_with("simple-web-server"), "{out:?}");
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{out:?}");
+}
+
+#[test]
+fn help_exits_0_and_lists_flags() {
+    let out = run_cli(&["--help"], CLI_TIMEOUT);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    for flag in ["--port", "--bind", "--workers", "--shutdown-timeout"] {
+        assert!(out.stdout.contains(flag), "--help lacks {flag}: {out:?}");
+    }
+}
+
+#[test]
+fn serving_line_shows_real_port_and_worker_count() {
+    let root = DocRoot::new();
+    root.file("a.txt", "hello");
+    let server = Server::start(root.path(), &["--workers", "3"]);
+    let line = server.serving_line();
+    let addr = server.addr();
+    assert_ne!(addr.port(), 0, "{line}");
+    assert!(line.starts_with("Serving "), "{line}");
+    assert!(
+        line.ends_with(&format!(
+            " at http://127.0.0.1:{}/ with 3 workers",
+            addr.port()
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains("www"),
+        "the line should name the root: {line}"
+    );
+    let resp = server.get("/a.txt");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, b"hello");
+    // Exactly one line on start.
+    let lines = server.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+#[test]
+fn bind_ipv6_loopback() {
+    match TcpListener::bind("[::1]:0") {
+        Ok(probe) => drop(probe),
+        Err(e) => {
+            eprintln!("skipping: no IPv6 loopback here ({e})");
+            return;
+        }
+    }
+    let root = DocRoot::new();
+    root.file("a.txt", "over six");
+    let server = Server::start(root.path(), &["--bind", "::1"]);
+    let line = server.serving_line();
+    assert!(line.contains(" at http://[::1]:"), "{line}");
+    let addr = server.addr();
+    assert!(matches!(addr, SocketAddr::V6(_)), "{line}");
+    let resp = server.get("/a.txt");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, b"over six");
+}

@@ -1,0 +1,915 @@
+#![allow(dead_code)]
+//! Shared helpers for the integration tests: a handle on a running server
+//! process, a tiny raw-TCP HTTP/1.1 client and a document-root builder.
+//!
+//! Everything here is bounded in time: sockets carry read and write
+//! timeouts, waits poll a condition until a deadline.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The server binary built by Cargo for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_simple-web-server");
+
+/// Read and write timeout on every test socket.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a server may take to print its `Serving` line.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a command-line run that should exit by itself may take.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest status or header line the client accepts.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// Largest header section the client accepts.
+const MAX_HEAD: usize = 256 * 1024;
+
+/// Largest body the client accepts.
+const MAX_BODY: u64 = 512 * 1024 * 1024;
+
+/// Pause between two checks of a polled condition.
+const POLL: Duration = Duration::from_millis(10);
+
+// ---------------------------------------------------------------------------
+// Output capture
+// ---------------------------------------------------------------------------
+
+/// Lines read from one pipe of the child, filled by a background thread.
+pub struct Captured {
+    lines: Mutex<Vec<String>>,
+    done: AtomicBool,
+}
+
+impl Captured {
+    fn new() -> Arc<Captured> {
+        Arc::new(Captured {
+            lines: Mutex::new(Vec::new()),
+            done: AtomicBool::new(false),
+        })
+    }
+
+    /// A copy of the lines read so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Whether the pipe reached end of file (the child closed it).
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads `pipe` line by line into `sink` until end of file, also sending
+/// each line to `tx` when given.
+fn spawn_reader<R: Read + Send + 'static>(
+    pipe: R,
+    sink: Arc<Captured>,
+    tx: Option<mpsc::Sender<String>>,
+) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    sink.lines.lock().unwrap().push(line.clone());
+                    if let Some(tx) = &tx {
+                        let _ = tx.send(line);
+                    }
+                }
+            }
+        }
+        sink.done.store(true, Ordering::SeqCst);
+    });
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Polls `child.try_wait()` until it exits or `timeout` passes.
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(e) => panic!("try_wait failed: {e}"),
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running the binary to completion (command-line tests)
+// ---------------------------------------------------------------------------
+
+/// The result of a run that exited by itself.
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The non-blank lines of stderr.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for CliOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the binary with `args` (nothing added) and waits for it to exit.
+/// Panics, after killing it, if it is still running after `timeout`.
+pub fn run_cli<S: AsRef<std::ffi::OsStr>>(args: &[S], timeout: Duration) -> CliOutput {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the server binary");
+    let out = Captured::new();
+    let err = Captured::new();
+    spawn_reader(child.stdout.take().unwrap(), out.clone(), None);
+    spawn_reader(child.stderr.take().unwrap(), err.clone(), None);
+    let status = match wait_child(&mut child, timeout) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "binary still running after {timeout:?}; stdout {:?}; stderr {:?}",
+                out.lines(),
+                err.lines()
+            );
+        }
+    };
+    // The pipes close when the process exits (nothing else holds them).
+    poll_until(Duration::from_secs(5), || out.is_done() && err.is_done());
+    let join = |c: &Captured| c.lines().iter().map(|l| format!("{l}\n")).collect();
+    CliOutput {
+        status,
+        stdout: join(&out),
+        stderr: join(&err),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A running server
+// ---------------------------------------------------------------------------
+
+/// A server process started for one test. Killed on drop if still running.
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+    serving_line: String,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
+}
+
+fn has_flag(args: &[&str], names: &[&str]) -> bool {
+    args.iter().any(|a| {
+        names
+            .iter()
+            .any(|n| a == n || (n.starts_with("--") && a.starts_with(&format!("{n}="))))
+    })
+}
+
+/// The address in `Serving <ROOT> at http://<HOST>:<PORT>/ with <N> workers`.
+pub fn parse_serving_line(line: &str) -> Option<SocketAddr> {
+    const AT: &str = " at http://";
+    let start = line.rfind(AT)? + AT.len();
+    let rest = &line[start..];
+    let end = rest.find("/ with ")?;
+    rest[..end].parse().ok()
+}
+
+impl Server {
+    /// Starts the server on `root` with `--bind 127.0.0.1 --port 0
+    /// --workers 2` (each default left out when `extra_args` sets it) and
+    /// `extra_args`, and waits (at most [`START_TIMEOUT`]) for its
+    /// `Serving` line.
+    pub fn start(root: &Path, extra_args: &[&str]) -> Server {
+        let mut args: Vec<&str> = Vec::new();
+        if !has_flag(extra_args, &["-b", "--bind"]) {
+            args.extend(["--bind", "127.0.0.1"]);
+        }
+        if !has_flag(extra_args, &["-p", "--port"]) {
+            args.extend(["--port", "0"]);
+        }
+        if !has_flag(extra_args, &["-w", "--workers"]) {
+            args.extend(["--workers", "2"]);
+        }
+        args.extend_from_slice(extra_args);
+
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .arg(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the server binary");
+        let stdout = Captured::new();
+        let stderr = Captured::new();
+        let (tx, rx) = mpsc::channel();
+        spawn_reader(child.stdout.take().unwrap(), stdout.clone(), None);
+        spawn_reader(child.stderr.take().unwrap(), stderr.clone(), Some(tx));
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        let serving_line = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with("Serving ") => break line,
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "no `Serving` line within {START_TIMEOUT:?} (args {args:?}); stderr: {:?}",
+                        stderr.lines()
+                    );
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = wait_child(&mut child, Duration::from_secs(5));
+                    if status.is_none() {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    panic!(
+                        "server closed stderr before its `Serving` line (args {args:?}); \
+                         exit status {status:?}; stderr: {:?}",
+                        stderr.lines()
+                    );
+                }
+            }
+        };
+        let addr = match parse_serving_line(&serving_line) {
+            Some(addr) => addr,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("cannot read the address from {serving_line:?}");
+            }
+        };
+        Server {
+            child,
+            addr,
+            serving_line,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The `Serving …` line printed at start.
+    pub fn serving_line(&self) -> &str {
+        &self.serving_line
+    }
+
+    /// Lines the server wrote to stdout so far (the access log).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lines()
+    }
+
+    /// Lines the server wrote to stderr so far (including the `Serving` line).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lines()
+    }
+
+    /// Waits until a stdout line satisfies `pred`; returns it.
+    pub fn wait_stdout_line(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut found = None;
+        poll_until(timeout, || {
+            found = self.stdout.lines().into_iter().find(|l| pred(l));
+            found.is_some()
+        });
+        found
+    }
+
+    /// Waits until the child closed both stdout and stderr (it exited).
+    pub fn wait_output_closed(&self, timeout: Duration) -> bool {
+        poll_until(timeout, || self.stdout.is_done() && self.stderr.is_done())
+    }
+
+    /// Sends `sig` to the server process, if it is still running.
+    pub fn send_signal(&mut self, sig: libc::c_int) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
+            // SAFETY: kill(2) has no memory-safety preconditions; the pid is
+            // our own child, which has not been reaped yet (try_wait above).
+            let rc = unsafe { libc::kill(pid, sig) };
+            assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+        }
+    }
+
+    /// Waits (polling) for the process to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_child(&mut self.child, timeout)
+    }
+
+    /// A new client connected to this server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// One GET on a fresh connection.
+    pub fn get(&self, path: &str) -> Response {
+        let mut c = self.client();
+        c.send(get_request(path).as_bytes());
+        c.read_response()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client
+// ---------------------------------------------------------------------------
+
+/// `GET path HTTP/1.1` with a Host header.
+pub fn get_request(path: &str) -> String {
+    request("GET", path)
+}
+
+/// `HEAD path HTTP/1.1` with a Host header.
+pub fn head_request(path: &str) -> String {
+    request("HEAD", path)
+}
+
+/// `METHOD path HTTP/1.1` with a Host header and nothing else.
+pub fn request(method: &str, path: &str) -> String {
+    format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// One parsed response.
+pub struct Response {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header named `name` (case-insensitive).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")
+            .map(|v| v.trim().parse().expect("numeric Content-Length"))
+    }
+
+    /// Whether a `Connection` header lists `token` (case-insensitive).
+    pub fn connection_has(&self, token: &str) -> bool {
+        self.header_all("connection")
+            .iter()
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The media type, lower-cased, without spaces (`text/html;charset=utf-8`).
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type")
+            .map(|v| v.to_ascii_lowercase().replace(' ', ""))
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = &self.body[..self.body.len().min(300)];
+        f.debug_struct("Response")
+            .field("version", &self.version)
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("body_start", &String::from_utf8_lossy(shown))
+            .finish()
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(ErrorKind::InvalidData, msg.into())
+}
+
+/// Whether a read error means "the peer closed or reset the connection".
+pub fn is_closed_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+    )
+}
+
+/// A raw HTTP/1.1 client over one TCP connection.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    /// Connects with [`IO_TIMEOUT`] for connect, read and write. Panics on failure.
+    pub fn connect(addr: SocketAddr) -> Client {
+        Client::try_connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
+    }
+
+    pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            reader: BufReader::with_capacity(64 * 1024, stream),
+        })
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    /// Writes all of `bytes`. Panics on failure.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.try_send(bytes)
+            .unwrap_or_else(|e| panic!("send {} bytes: {e}", bytes.len()));
+    }
+
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let stream = self.reader.get_mut();
+        stream.write_all(bytes)?;
+        stream.flush()
+    }
+
+    /// Sends a GET for `path` and reads its response.
+    pub fn get(&mut self, path: &str) -> Response {
+        self.send(get_request(path).as_bytes());
+        self.read_response()
+    }
+
+    /// Sends a HEAD for `path` and reads its response.
+    pub fn head(&mut self, path: &str) -> Response {
+        self.send(head_request(path).as_bytes());
+        self.read_head_response()
+    }
+
+    /// Reads one response to a non-HEAD request. Panics on failure.
+    pub fn read_response(&mut self) -> Response {
+        self.try_read_response(false)
+            .unwrap_or_else(|e| panic!("reading a response: {e}"))
+    }
+
+    /// Reads one response to a HEAD request (no body). Panics on failure.
+    pub fn read_head_response(&mut self) -> Response {
+        self.try_read_response(true)
+            .unwrap_or_else(|e| panic!("reading a HEAD response: {e}"))
+    }
+
+    fn read_line(&mut self) -> io::Result<String> {
+        let mut line = Vec::new();
+        let n = (&mut self.reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "connection closed where a line was expected",
+            ));
+        }
+        if !line.ends_with(b"\n") {
+            return Err(invalid(format!(
+                "line truncated or too long: {:?}",
+                String::from_utf8_lossy(&line[..line.len().min(200)])
+            )));
+        }
+        line.pop();
+        if line.ends_with(b"\r") {
+            line.pop();
+        }
+        String::from_utf8(line).map_err(|e| invalid(format!("non-UTF-8 line: {e}")))
+    }
+
+    /// Reads a status line and headers; the body is left in the stream.
+    pub fn read_response_head(&mut self) -> io::Result<Response> {
+        let status_line = self.read_line()?;
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default().to_string();
+        if !version.starts_with("HTTP/") {
+            return Err(invalid(format!("bad status line {status_line:?}")));
+        }
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid(format!("bad status code in {status_line:?}")))?;
+        let reason = parts.next().unwrap_or_default().to_string();
+        let mut headers = Vec::new();
+        let mut total = status_line.len();
+        loop {
+            let line = self.read_line()?;
+            if line.is_empty() {
+                break;
+            }
+            total += line.len();
+            if total > MAX_HEAD {
+                return Err(invalid("response header section too large"));
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("bad header line {line:?}")))?;
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        Ok(Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        })
+    }
+
+    /// Reads one response; `head` says it answers a HEAD request. The body
+    /// is framed by `Transfer-Encoding: chunked`, `Content-Length`, or the
+    /// end of the connection, and is absent for HEAD, 1xx, 204 and 304.
+    pub fn try_read_response(&mut self, head: bool) -> io::Result<Response> {
+        let mut resp = self.read_response_head()?;
+        let status = resp.status;
+        if head || (100..200).contains(&status) || status == 204 || status == 304 {
+            return Ok(resp);
+        }
+        let chunked = resp.header_all("transfer-encoding").iter().any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+        });
+        if chunked {
+            resp.body = self.read_chunked()?;
+        } else if let Some(len) = resp.header("content-length") {
+            let len: u64 = len
+                .trim()
+                .parse()
+                .map_err(|_| invalid(format!("bad Content-Length {len:?}")))?;
+            if len > MAX_BODY {
+                return Err(invalid(format!("Content-Length {len} too large")));
+            }
+            let mut body = vec![0; len as usize];
+            self.reader.read_exact(&mut body)?;
+            resp.body = body;
+        } else {
+            resp.body = self.try_read_to_close()?;
+        }
+        Ok(resp)
+    }
+
+    fn read_chunked(&mut self) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line()?;
+            let size = line.split(';').next().unwrap_or_default().trim();
+            let size = u64::from_str_radix(size, 16)
+                .map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
+            if size == 0 {
+                // Trailer fields, then an empty line.
+                while !self.read_line()?.is_empty() {}
+                return Ok(body);
+            }
+            if body.len() as u64 + size > MAX_BODY {
+                return Err(invalid("chunked body too large"));
+            }
+            let start = body.len();
+            body.resize(start + size as usize, 0);
+            self.reader.read_exact(&mut body[start..])?;
+            if !self.read_line()?.is_empty() {
+                return Err(invalid("chunk not followed by CRLF"));
+            }
+        }
+    }
+
+    /// Reads up to `buf.len()` bytes (body bytes after `read_response_head`).
+    pub fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+
+    /// Reads exactly `buf.len()` bytes.
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.reader.read_exact(buf)
+    }
+
+    fn try_read_to_close(&mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(out),
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if out.len() as u64 > MAX_BODY {
+                        return Err(invalid("too much data before close"));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_closed_error(&e) => return Ok(out),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Everything until the server closes the connection (a reset counts as
+    /// a close). Panics if the server neither sends nor closes within the
+    /// read timeout.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        self.try_read_to_close()
+            .unwrap_or_else(|e| panic!("reading until close: {e}"))
+    }
+
+    /// Whether the server closes (or resets) the connection within
+    /// `timeout`. Any data that still arrives is read and thrown away.
+    pub fn wait_closed(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 16 * 1024];
+        let closed = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            self.reader
+                .get_ref()
+                .set_read_timeout(Some(left))
+                .expect("set_read_timeout");
+            match self.reader.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break false;
+                }
+                Err(e) if is_closed_error(&e) => break true,
+                Err(e) => panic!("unexpected read error while waiting for close: {e}"),
+            }
+        };
+        let _ = self.reader.get_ref().set_read_timeout(Some(IO_TIMEOUT));
+        closed
+    }
+}
+
+/// Whether connecting to `addr` fails within `timeout` (polling; each
+/// successful connection is dropped at once).
+pub fn wait_connect_refused(addr: SocketAddr, timeout: Duration) -> bool {
+    poll_until(timeout, || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------
+
+/// Whether `s` looks like an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn is_http_date(s: &str) -> bool {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() == 29
+        && DAYS.contains(&&s[0..3])
+        && &s[3..5] == ", "
+        && digits(5..7)
+        && b[7] == b' '
+        && MONTHS.contains(&&s[8..11])
+        && b[11] == b' '
+        && digits(12..16)
+        && b[16] == b' '
+        && digits(17..19)
+        && b[19] == b':'
+        && digits(20..22)
+        && b[22] == b':'
+        && digits(23..25)
+        && &s[25..] == " GMT"
+}
+
+/// Asserts the shape every error response must have: a small HTML body
+/// with a matching Content-Length.
+pub fn assert_error_body(resp: &Response) {
+    let ct = resp.content_type().unwrap_or_default();
+    assert!(
+        ct.starts_with("text/html"),
+        "error response without text/html Content-Type: {resp:?}"
+    );
+    let len = resp
+        .content_length()
+        .unwrap_or_else(|| panic!("error response without Content-Length: {resp:?}"));
+    assert_eq!(len, resp.body.len() as u64, "{resp:?}");
+    assert!(
+        !resp.body.is_empty() && resp.body.len() < 4096,
+        "error body should be small and non-empty: {resp:?}"
+    );
+    assert!(
+        resp.body_text().contains('<'),
+        "error body is not HTML: {resp:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Document roots
+// ---------------------------------------------------------------------------
+
+/// Text of the file placed beside (outside) every document root.
+pub const SECRET: &str = "TOP-SECRET-OUTSIDE-THE-ROOT";
+
+/// A temporary directory laid out as
+///
+/// ```text
+/// <tmp>/secret.txt           SECRET (outside the root)
+/// <tmp>/outside/secret.txt   SECRET (outside the root)
+/// <tmp>/www/                 the document root
+/// ```
+pub struct DocRoot {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Default for DocRoot {
+    fn default() -> Self {
+        DocRoot::new()
+    }
+}
+
+impl DocRoot {
+    pub fn new() -> DocRoot {
+        let tmp = tempfile::Builder::new()
+            .prefix("sws-test-")
+            .tempdir()
+            .expect("create temp dir");
+        let root = tmp.path().join("www");
+        fs::create_dir(&root).unwrap();
+        fs::write(tmp.path().join("secret.txt"), SECRET).unwrap();
+        fs::create_dir(tmp.path().join("outside")).unwrap();
+        fs::write(tmp.path().join("outside").join("secret.txt"), SECRET).unwrap();
+        DocRoot { tmp, root }
+    }
+
+    /// The document root.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory holding the root and the secret files.
+    pub fn parent(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Creates (or replaces) file `rel` under the root, with parent dirs.
+    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).unwrap();
+        }
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Creates directory `rel` (and parents) under the root.
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let path = self.root.join(rel);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    /// Creates symlink `rel` under the root pointing at `target` (taken
+    /// as is: relative targets resolve from the link's directory).
+    pub fn symlink(&self, target: impl AsRef<Path>, rel: &str) -> PathBuf {
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).unwrap();
+        }
+        std::os::unix::fs::symlink(target, &path).unwrap();
+        path
+    }
+}
+
+/// Sets the modification time of file `path`.
+pub fn set_mtime(path: &Path, time: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(time))
+        .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
+}
+
+/// `len` deterministic pseudo-random bytes (splitmix64 from `seed`).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = vec![0u8; len];
+    for chunk in out.chunks_mut(8) {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+/// Position of the first `needle` in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// All `href="…"` values in an HTML page (single or double quotes).
+pub fn hrefs(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("href=") {
+        rest = &rest[i + 5..];
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        rest = &rest[1..];
+        if let Some(end) = rest.find(quote) {
+            out.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+    }
+    out
+}

@@ -1,0 +1,204 @@
+//! Directories: index files, redirects, listings and hidden entries.
+
+mod common;
+
+use common::*;
+
+const INDEX: &str = "<!doctype html><title>sub</title><p>the sub index</p>\n";
+
+fn site() -> DocRoot {
+    let root = DocRoot::new();
+    root.file("a.txt", "a");
+    root.file("sub/index.html", INDEX);
+    root.file("sub/other.txt", "other");
+    root.dir("list/zulu_dir");
+    root.dir("list/alpha_dir");
+    root.file("list/bravo.txt", "b");
+    root.file("list/a<b>&c.txt", "escaped");
+    root.file("list/with space.txt", "spaced");
+    root.file("list/inner/deep.txt", "deep");
+    root
+}
+
+#[test]
+fn directory_with_index_serves_index_html() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let resp = server.get("/sub/");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body_text(), INDEX);
+    assert_eq!(
+        resp.content_type().as_deref(),
+        Some("text/html;charset=utf-8"),
+        "{resp:?}"
+    );
+}
+
+#[test]
+fn directory_without_slash_redirects() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let mut client = server.client();
+    for (target, location) in [
+        ("/sub", "/sub/"),
+        ("/sub?x=1", "/sub/?x=1"),
+        ("/list/inner", "/list/inner/"),
+    ] {
+        let resp = client.get(target);
+        assert_eq!(resp.status, 301, "{target}: {resp:?}");
+        assert_eq!(
+            resp.header("location"),
+            Some(location),
+            "{target}: {resp:?}"
+        );
+    }
+}
+
+#[test]
+fn listing_is_sorted_escaped_and_encoded() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let resp = server.get("/list/");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert!(
+        resp.content_type()
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{resp:?}"
+    );
+    let html = resp.body_text();
+
+    // Names are HTML-escaped, never raw.
+    assert!(!html.contains("a<b>&c.txt"), "raw name in listing:\n{html}");
+    assert!(
+        html.contains("a&lt;b&gt;&amp;c.txt"),
+        "escaped name missing:\n{html}"
+    );
+
+    // Folders first with a trailing slash, then files, each group sorted.
+    let order = [
+        "alpha_dir/",
+        "inner/",
+        "zulu_dir/",
+        "a&lt;b&gt;&amp;c.txt",
+        "bravo.txt",
+        "with space.txt",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|name| {
+            html.find(&format!(">{name}<"))
+                .or_else(|| html.find(name))
+                .unwrap_or_else(|| panic!("{name:?} missing from listing:\n{html}"))
+        })
+        .collect();
+    for (pair, names) in positions.windows(2).zip(order.windows(2)) {
+        assert!(
+            pair[0] < pair[1],
+            "{:?} should come before {:?}:\n{html}",
+            names[0],
+            names[1]
+        );
+    }
+
+    let links = hrefs(&html);
+    assert!(
+        links.iter().any(|h| h.ends_with("with%20space.txt")),
+        "href not percent-encoded: {links:?}"
+    );
+    assert!(
+        !links.iter().any(|h| h.contains(' ') || h.contains('<')),
+        "raw characters in hrefs: {links:?}"
+    );
+    assert!(
+        links.iter().any(|h| h == "../" || h == "/"),
+        "no link to the parent: {links:?}"
+    );
+}
+
+#[test]
+fn listing_links_work() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let mut client = server.client();
+    let html = client.get("/list/").body_text();
+    let link = hrefs(&html)
+        .into_iter()
+        .find(|h| h.ends_with("with%20space.txt"))
+        .unwrap_or_else(|| panic!("no link to `with space.txt`:\n{html}"));
+    let target = if link.starts_with('/') {
+        link
+    } else {
+        format!("/list/{link}")
+    };
+    let resp = client.get(&target);
+    assert_eq!(resp.status, 200, "{target}: {resp:?}");
+    assert_eq!(resp.body, b"spaced");
+
+    // Nested directory: the parent link leads back to /list/.
+    let inner = client.get("/list/inner/");
+    assert_eq!(inner.status, 200, "{inner:?}");
+    let links = hrefs(&inner.body_text());
+    assert!(
+        links.iter().any(|h| h == "../" || h == "/list/"),
+        "no parent link in /list/inner/: {links:?}"
+    );
+    assert!(
+        links.iter().any(|h| h.ends_with("deep.txt")),
+        "deep.txt not listed: {links:?}"
+    );
+}
+
+fn hidden_site() -> DocRoot {
+    let root = DocRoot::new();
+    root.file("visible.txt", "visible");
+    root.file(".env", "SECRET_TOKEN=1");
+    root.file(".git/config", "[core]");
+    root.file("sub/.hidden.txt", "hidden in sub");
+    root.file("sub/shown.txt", "shown");
+    root
+}
+
+#[test]
+fn dotfiles_are_hidden_by_default() {
+    let root = hidden_site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let mut client = server.client();
+    for path in [
+        "/.env",
+        "/.git/config",
+        "/.git/",
+        "/.git",
+        "/sub/.hidden.txt",
+    ] {
+        let resp = client.get(path);
+        assert_eq!(resp.status, 404, "{path}: {resp:?}");
+        assert!(!resp.body_text().contains("SECRET_TOKEN"), "{path}");
+    }
+    let listing = client.get("/");
+    assert_eq!(listing.status, 200, "{listing:?}");
+    let html = listing.body_text();
+    assert!(html.contains("visible.txt"), "{html}");
+    assert!(!html.contains(".env"), ".env listed:\n{html}");
+    assert!(!html.contains(".git"), ".git listed:\n{html}");
+    let sub = client.get("/sub/").body_text();
+    assert!(sub.contains("shown.txt"), "{sub}");
+    assert!(!sub.contains(".hidden.txt"), ".hidden.txt listed:\n{sub}");
+}
+
+#[test]
+fn show_hidden_serves_and_lists_dotfiles() {
+    let root = hidden_site();
+    let server = Server::start(root.path(), &["--quiet", "--show-hidden"]);
+    let mut client = server.client();
+    let env = client.get("/.env");
+    assert_eq!(env.status, 200, "{env:?}");
+    assert_eq!(env.body, b"SECRET_TOKEN=1");
+    let git = client.get("/.git/config");
+    assert_eq!(git.status, 200, "{git:?}");
+    assert_eq!(git.body, b"[core]");
+    let hidden = client.get("/sub/.hidden.txt");
+    assert_eq!(hidden.status, 200, "{hidden:?}");
+    let html = client.get("/").body_text();
+    assert!(html.contains(".env"), ".env not listed:\n{html}");
+    assert!(html.contains(".git/"), ".git/ not listed:\n{html}");
+}
