@@ -130,6 +130,13 @@ impl Deadlines {
         }
     }
 
+    /// The connection with the earliest deadline of one kind: for
+    /// [`Wait::Idle`], the one idle for longest.
+    pub fn first(&self, wait: Wait) -> Option<(usize, Instant)> {
+        let key = self.head[wait.index()];
+        (key != NIL).then(|| (key, self.links[key].at))
+    }
+
     /// The earliest deadline armed.
     pub fn next(&self) -> Option<Instant> {
         self.head
@@ -197,6 +204,9 @@ mod tests {
         d.remove(2);
         d.remove(2); // twice is harmless
         d.set(1, Wait::Idle, secs(t, 5)); // to another list
+        assert_eq!(d.first(Wait::Idle), Some((1, secs(t, 5))));
+        assert_eq!(d.first(Wait::Write), Some((3, secs(t, 3))));
+        assert_eq!(d.first(Wait::Header), None);
         let now = secs(t, 100);
         let order: Vec<_> = std::iter::from_fn(|| d.pop_expired(now)).collect();
         assert_eq!(order, [(3, Wait::Write), (1, Wait::Idle), (0, Wait::Write)]);

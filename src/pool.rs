@@ -18,7 +18,7 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{Buffers, Conn, Ctx, Next};
-use crate::deadlines::Deadlines;
+use crate::deadlines::{Deadlines, Wait};
 use crate::files::Root;
 use crate::http::Clock;
 
@@ -45,6 +45,11 @@ struct Shared {
     sleeping: AtomicBool,
     requests: AtomicU64,
     bytes: AtomicU64,
+    /// Keep-alive connections the acceptor asks this worker to close.
+    evict: AtomicUsize,
+    /// When this worker's longest-idle keep-alive connection went idle, in
+    /// nanoseconds since the pool started; `u64::MAX` if it has none.
+    oldest_idle: AtomicU64,
 }
 
 /// Counts one open connection on its worker and in the server's total, for
@@ -78,9 +83,17 @@ pub struct Pool {
     open: Arc<AtomicUsize>,
 }
 
+/// A moment as nanoseconds since `epoch`, for sharing through an atomic.
+fn nanos_since(epoch: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(epoch)
+        .as_nanos()
+        .min(u64::MAX as u128 - 1) as u64
+}
+
 impl Pool {
     pub fn spawn(config: Arc<Config>, root: Arc<Root>) -> io::Result<Pool> {
         let draining = Arc::new(AtomicBool::new(false));
+        let epoch = Instant::now();
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
         let mut workers = Vec::with_capacity(config.workers);
         for id in 0..config.workers {
@@ -92,6 +105,8 @@ impl Pool {
                 sleeping: AtomicBool::new(false),
                 requests: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
+                evict: AtomicUsize::new(0),
+                oldest_idle: AtomicU64::new(u64::MAX),
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
             let mut worker = Worker {
@@ -107,6 +122,7 @@ impl Pool {
                 shared: shared.clone(),
                 draining: draining.clone(),
                 drain_started: false,
+                epoch,
                 disconnected: false,
                 requests: 0,
                 bytes: 0,
@@ -186,6 +202,24 @@ impl Pool {
         }
     }
 
+    /// At the connection limit: asks the worker holding the longest-idle
+    /// keep-alive connection to close it, to admit a new client (as Apache's
+    /// event MPM does). Requests in progress are never closed for this.
+    pub fn evict_idle(&self) {
+        let oldest = self
+            .workers
+            .iter()
+            .map(|w| &w.shared)
+            .filter(|s| s.oldest_idle.load(Ordering::Relaxed) != u64::MAX)
+            .min_by_key(|s| s.oldest_idle.load(Ordering::Relaxed));
+        if let Some(shared) = oldest {
+            shared.evict.fetch_add(1, Ordering::Relaxed);
+            if let Err(err) = shared.waker.wake() {
+                log::error!("cannot wake a worker: {err}");
+            }
+        }
+    }
+
     /// Starts the drain: no more connections will come; every worker closes
     /// its idle connections, finishes what is in flight, and exits.
     pub fn drain(&mut self) {
@@ -246,6 +280,8 @@ struct Worker {
     shared: Arc<Shared>,
     draining: Arc<AtomicBool>,
     drain_started: bool,
+    /// When the pool started (the base of `Shared::oldest_idle`).
+    epoch: Instant,
     /// The acceptor dropped our channel: no more connections will come.
     disconnected: bool,
     requests: u64,
@@ -307,6 +343,7 @@ impl Worker {
         while let Some((key, _)) = self.deadlines.pop_expired(now) {
             self.serve(key, now, |conn, ctx| conn.expire(ctx));
         }
+        self.evict_idle(now);
         if !self.drain_started && self.draining.load(Ordering::SeqCst) {
             self.drain_started = true;
             let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
@@ -377,6 +414,28 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Closes as many longest-idle keep-alive connections as the acceptor
+    /// asked for, and publishes when the longest-idle one left went idle.
+    fn evict_idle(&mut self, now: Instant) {
+        let mut wanted = self.shared.evict.swap(0, Ordering::Relaxed);
+        while wanted > 0 {
+            let Some((key, _)) = self.deadlines.first(Wait::Idle) else {
+                break;
+            };
+            log::debug!("at the connection limit: closing the longest-idle connection");
+            self.close(key);
+            wanted -= 1;
+        }
+        let oldest = match self.deadlines.first(Wait::Idle) {
+            Some((_, at)) => nanos_since(
+                self.epoch,
+                at.checked_sub(self.config.keepalive_timeout).unwrap_or(now),
+            ),
+            None => u64::MAX,
+        };
+        self.shared.oldest_idle.store(oldest, Ordering::Relaxed);
     }
 
     fn close(&mut self, key: usize) {

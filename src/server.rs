@@ -177,26 +177,18 @@ impl Acceptor<'_> {
     /// `None` to wait for the next event, zero to go on at once, or a pause.
     fn accept_batch(&mut self) -> Option<Duration> {
         if let Some((stream, peer, accepted)) = self.held.take()
-            && let Err((stream, peer)) = self.pool.place(stream, peer, accepted)
+            && !self.admit(stream, peer, accepted)
         {
-            self.held = Some((stream, peer, accepted));
             return Some(BACKOFF);
         }
         for _ in 0..ACCEPT_BATCH {
-            if self.pool.open_connections() >= self.max_connections {
-                // At the limit: the kernel backlog holds newcomers until
-                // connections close.
-                return Some(BACKOFF);
-            }
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
                     if let Err(err) = stream.set_nodelay(true) {
                         log::debug!("{peer}: cannot set TCP_NODELAY: {err}");
                     }
-                    let accepted = Instant::now();
-                    if let Err((stream, peer)) = self.pool.place(stream, peer, accepted) {
-                        self.held = Some((stream, peer, accepted));
+                    if !self.admit(stream, peer, Instant::now()) {
                         return Some(BACKOFF);
                     }
                 }
@@ -216,6 +208,29 @@ impl Acceptor<'_> {
             }
         }
         Some(Duration::ZERO)
+    }
+}
+
+impl Acceptor<'_> {
+    /// Places a new connection on a worker. At the connection limit, or when
+    /// every worker's channel is full, holds it instead (the acceptor then
+    /// stops accepting, so the kernel backlog holds the rest) and returns
+    /// false. At the limit it also asks for the longest-idle keep-alive
+    /// connection to be closed, so that a newcomer is not kept waiting by
+    /// clients that are doing nothing.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, accepted: Instant) -> bool {
+        if self.pool.open_connections() >= self.max_connections {
+            self.pool.evict_idle();
+            self.held = Some((stream, peer, accepted));
+            return false;
+        }
+        match self.pool.place(stream, peer, accepted) {
+            Ok(()) => true,
+            Err((stream, peer)) => {
+                self.held = Some((stream, peer, accepted));
+                false
+            }
+        }
     }
 }
 
