@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -14,16 +14,15 @@ use mio::net::TcpStream;
 use crate::access_log;
 use crate::config::Config;
 use crate::deadlines::Wait;
-use crate::files::Root;
+use crate::files::{FileCache, Root};
 use crate::http::{self, Body, Clock, Head, Method, Payload, Reply, Request, Status, Version};
 use crate::pool::LoadGuard;
 
 /// Size of a connection's read buffer: exactly the largest header section
 /// we accept, so a full buffer without a complete request is a `431`.
 const READ_BUFFER: usize = http::MAX_HEADER_BYTES;
-/// File bodies up to this size are read into the response buffer and go out
-/// with the head in one `write`.
-const INLINE_BODY: u64 = 32 * 1024;
+/// Room for a response head and a small file's body (see `files::INLINE_BODY`).
+const OUTPUT_BUFFER: usize = 1024 + crate::files::INLINE_BODY as usize;
 /// Most bytes one `sendfile` call may send (bounded chunks keep latency even).
 const SENDFILE_CHUNK: u64 = 256 * 1024;
 /// Most bytes sent to one connection per turn, so one fast download does not
@@ -71,6 +70,7 @@ pub struct Ctx<'a> {
     /// The server is shutting down: answer what has started, then close.
     pub draining: bool,
     pub buffers: &'a mut Buffers,
+    pub cache: &'a mut FileCache,
     pub requests: &'a mut u64,
     pub bytes: &'a mut u64,
 }
@@ -365,7 +365,7 @@ impl Conn {
             // We don't read chunked bodies: refuse, and close (the body
             // is still on the wire and must never be read as a request).
             Method::Get | Method::Head if chunked => Reply::error(Status::LengthRequired),
-            Method::Get | Method::Head => ctx.root.serve(&request.target),
+            Method::Get | Method::Head => ctx.root.serve(&request.target, ctx.cache, ctx.now),
             Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
             Method::Unknown => Reply::error(Status::NotImplemented),
         };
@@ -502,7 +502,7 @@ struct Outgoing {
 }
 
 struct FilePart {
-    file: File,
+    file: Rc<File>,
     offset: u64,
     remaining: u64,
 }
@@ -525,11 +525,14 @@ impl Outgoing {
         let mut buf = ctx.buffers.take_output();
         let length = reply.payload.len();
         let mut head = Head::new(&mut buf, reply.status, ctx.clock.http_date());
-        if let Some(content_type) = &reply.content_type {
+        if let Some(content_type) = reply.content_type {
             head.header("Content-Type", content_type);
         }
-        if let Some(modified) = reply.last_modified {
-            head.header("Last-Modified", &httpdate::fmt_http_date(modified));
+        if let Some(rep) = &reply.representation {
+            head.header("Content-Type", &rep.content_type);
+            if let Some(modified) = &rep.last_modified {
+                head.header("Last-Modified", modified);
+            }
         }
         if let Some(location) = &reply.location {
             head.header("Location", location);
@@ -549,24 +552,7 @@ impl Outgoing {
         if !head_only {
             match reply.payload {
                 Payload::Bytes(bytes) => buf.extend_from_slice(&bytes),
-                Payload::File {
-                    file: f,
-                    offset,
-                    len,
-                } if len <= INLINE_BODY => {
-                    if let Err(err) = read_inline(&f, offset, len, &mut buf) {
-                        log::warn!("reading a file failed: {err}");
-                        ctx.buffers.put_output(buf);
-                        return Outgoing::encode(
-                            Reply::error(Status::InternalServerError),
-                            head_only,
-                            true,
-                            false,
-                            request_line,
-                            ctx,
-                        );
-                    }
-                }
+                Payload::Shared(bytes) => buf.extend_from_slice(&bytes),
                 Payload::File {
                     file: f,
                     offset,
@@ -657,18 +643,6 @@ impl Outgoing {
     }
 }
 
-fn read_inline(file: &File, offset: u64, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
-    let start = buf.len();
-    buf.resize(start + len as usize, 0);
-    match file.read_exact_at(&mut buf[start..], offset) {
-        Ok(()) => Ok(()),
-        Err(err) => {
-            buf.truncate(start);
-            Err(err)
-        }
-    }
-}
-
 /// `sendfile(2)` from `file` at `offset` to the socket, advancing `offset`.
 fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<u64> {
     let mut off = *offset as libc::off_t;
@@ -718,12 +692,12 @@ impl Buffers {
     fn take_output(&mut self) -> Vec<u8> {
         self.output
             .pop()
-            .unwrap_or_else(|| Vec::with_capacity(1024 + INLINE_BODY as usize))
+            .unwrap_or_else(|| Vec::with_capacity(OUTPUT_BUFFER))
     }
 
     fn put_output(&mut self, mut buf: Vec<u8>) {
         // Don't keep what a huge listing grew.
-        if self.output.len() < POOLED_BUFFERS && buf.capacity() <= 4 * INLINE_BODY as usize {
+        if self.output.len() < POOLED_BUFFERS && buf.capacity() <= 4 * OUTPUT_BUFFER {
             buf.clear();
             self.output.push(buf);
         }

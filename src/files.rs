@@ -2,23 +2,38 @@
 //! directory listings.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
-use crate::http::{Payload, Reply, Status};
+use crate::http::{Payload, Reply, Representation, Status};
 
 /// A listing shows at most this many entries, so one huge directory cannot
 /// stall its worker's other connections for long.
 const MAX_LISTING_ENTRIES: usize = 10_000;
+
+/// File bodies up to this size are read into memory once (and cached), and
+/// go out with the response head in one `write`.
+pub const INLINE_BODY: u64 = 32 * 1024;
+
+/// How long a cached file is trusted before it is looked up again. Like
+/// lighttpd's stat cache: a change to a file shows within this time.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+/// Files a worker's cache holds at most (each may hold a descriptor).
+pub const CACHE_ENTRIES: usize = 256;
+/// Bytes of small-file content a worker's cache holds at most.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The file name served for a directory when present.
 const INDEX_FILE: &str = "index.html";
@@ -71,8 +86,13 @@ impl Root {
         })
     }
 
-    /// Answers a GET or HEAD for `target` (path and query, percent-encoded).
-    pub fn serve(&self, target: &str) -> Reply {
+    /// Answers a GET or HEAD for `target` (path and query, percent-encoded),
+    /// from `cache` when it holds a fresh answer.
+    pub fn serve(&self, target: &str, cache: &mut FileCache, now: Instant) -> Reply {
+        let key = target.split_once('?').map_or(target, |(path, _)| path);
+        if let Some(hit) = cache.get(key, now) {
+            return hit.reply();
+        }
         let resolved = match resolve(target, self.show_hidden) {
             Ok(resolved) => resolved,
             Err(status) => return Reply::error(status),
@@ -86,7 +106,7 @@ impl Root {
             Err(err) => return Reply::error(status_for(&err)),
         };
         if meta.is_file() {
-            return file_reply(file, &meta, &resolved.rel);
+            return cache.fill(key, file, &meta, &resolved.rel, now);
         }
         if !meta.is_dir() {
             // FIFOs, sockets, devices: never served.
@@ -106,13 +126,13 @@ impl Root {
             && let Ok(meta) = index_file.metadata()
             && meta.is_file()
         {
-            return file_reply(index_file, &meta, &index);
+            return cache.fill(key, index_file, &meta, &index, now);
         }
         match self.listing(&file, &resolved) {
             Ok(page) => Reply {
                 status: Status::Ok,
-                content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
-                last_modified: None,
+                content_type: Some("text/html; charset=utf-8"),
+                representation: None,
                 location: None,
                 allow: None,
                 payload: Payload::Bytes(page.into_bytes()),
@@ -214,6 +234,138 @@ impl Root {
     }
 }
 
+/// A worker's short-lived cache of the files it served: descriptor,
+/// formatted headers, and a small file's content, keyed by request path.
+/// A hit costs no system call at all; entries live [`CACHE_TTL`].
+pub struct FileCache {
+    entries: HashMap<String, Cached>,
+    /// Content bytes held by all entries.
+    bytes: usize,
+    next_sweep: Instant,
+}
+
+struct Cached {
+    representation: Rc<Representation>,
+    body: CachedBody,
+    expires: Instant,
+}
+
+enum CachedBody {
+    Inline(Rc<[u8]>),
+    Descriptor(Rc<File>),
+}
+
+impl Cached {
+    fn reply(&self) -> Reply {
+        let payload = match &self.body {
+            CachedBody::Inline(bytes) => Payload::Shared(bytes.clone()),
+            CachedBody::Descriptor(file) => Payload::File {
+                file: file.clone(),
+                offset: 0,
+                len: self.representation.len,
+            },
+        };
+        Reply {
+            status: Status::Ok,
+            content_type: None,
+            representation: Some(self.representation.clone()),
+            location: None,
+            allow: None,
+            payload,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.body {
+            CachedBody::Inline(bytes) => bytes.len(),
+            CachedBody::Descriptor(_) => 0,
+        }
+    }
+}
+
+impl FileCache {
+    pub fn new() -> FileCache {
+        FileCache {
+            entries: HashMap::new(),
+            bytes: 0,
+            next_sweep: Instant::now() + CACHE_TTL,
+        }
+    }
+
+    fn get(&mut self, key: &str, now: Instant) -> Option<&Cached> {
+        let fresh = self.entries.get(key).map(|entry| entry.expires > now)?;
+        if !fresh {
+            self.remove(key);
+            return None;
+        }
+        self.entries.get(key)
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.bytes -= entry.bytes();
+        }
+    }
+
+    /// Drops expired entries (and their descriptors), at most once per TTL,
+    /// so a deleted file is not held open for long.
+    pub fn sweep(&mut self, now: Instant) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + CACHE_TTL;
+        self.entries.retain(|_, entry| entry.expires > now);
+        self.bytes = self.entries.values().map(Cached::bytes).sum();
+    }
+
+    /// Builds the `200` for a regular file just opened, caches it under
+    /// `key`, and returns it.
+    fn fill(
+        &mut self,
+        key: &str,
+        file: File,
+        meta: &fs::Metadata,
+        path: &Path,
+        now: Instant,
+    ) -> Reply {
+        let len = meta.size();
+        let representation = Rc::new(Representation {
+            content_type: content_type(path),
+            last_modified: meta.modified().ok().map(httpdate::fmt_http_date),
+            len,
+        });
+        let body = if len <= INLINE_BODY {
+            let mut content = vec![0; len as usize];
+            if let Err(err) = file.read_exact_at(&mut content, 0) {
+                log::warn!("cannot read {}: {err}", path.display());
+                return Reply::error(Status::InternalServerError);
+            }
+            CachedBody::Inline(content.into())
+        } else {
+            CachedBody::Descriptor(Rc::new(file))
+        };
+        let entry = Cached {
+            representation,
+            body,
+            expires: now + CACHE_TTL,
+        };
+        let reply = entry.reply();
+        if self.entries.len() >= CACHE_ENTRIES || self.bytes + entry.bytes() > CACHE_BYTES {
+            self.next_sweep = now;
+            self.sweep(now);
+            if self.entries.len() >= CACHE_ENTRIES || self.bytes + entry.bytes() > CACHE_BYTES {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+        }
+        if entry.bytes() <= CACHE_BYTES {
+            self.bytes += entry.bytes();
+            self.entries.insert(key.to_owned(), entry);
+        }
+        reply
+    }
+}
+
 /// A request path after decoding and normalising.
 #[derive(Debug, PartialEq)]
 struct Resolved<'a> {
@@ -298,22 +450,6 @@ fn resolve(target: &str, show_hidden: bool) -> Result<Resolved<'_>, Status> {
         dir_form: path.ends_with('/'),
         query,
     })
-}
-
-/// A `200` for a regular file.
-fn file_reply(file: File, meta: &fs::Metadata, path: &Path) -> Reply {
-    Reply {
-        status: Status::Ok,
-        content_type: Some(content_type(path)),
-        last_modified: meta.modified().ok(),
-        location: None,
-        allow: None,
-        payload: Payload::File {
-            file,
-            offset: 0,
-            len: meta.size(),
-        },
-    }
 }
 
 /// The `Content-Type` for a file name; text types say they are UTF-8.

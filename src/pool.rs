@@ -19,7 +19,7 @@ use slab::Slab;
 use crate::config::Config;
 use crate::conn::{Buffers, Conn, Ctx, Next};
 use crate::deadlines::{Deadlines, Wait};
-use crate::files::Root;
+use crate::files::{FileCache, Root};
 use crate::http::Clock;
 
 /// New connections waiting for one worker; beyond this the acceptor tries
@@ -92,7 +92,7 @@ fn nanos_since(epoch: Instant, at: Instant) -> u64 {
 
 impl Pool {
     pub fn spawn(config: Arc<Config>, root: Arc<Root>) -> io::Result<Pool> {
-        let draining = Arc::new(AtomicBool::new(false));
+        let pool_draining = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
         let mut workers = Vec::with_capacity(config.workers);
@@ -109,29 +109,34 @@ impl Pool {
                 oldest_idle: AtomicU64::new(u64::MAX),
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-            let mut worker = Worker {
-                poll,
-                receiver,
-                conns: Slab::new(),
-                deadlines: Deadlines::new(),
-                ready: VecDeque::new(),
-                buffers: Buffers::new(),
-                clock: Clock::new(),
-                config: config.clone(),
-                root: root.clone(),
-                shared: shared.clone(),
-                draining: draining.clone(),
-                drain_started: false,
-                epoch,
-                disconnected: false,
-                requests: 0,
-                bytes: 0,
-            };
+            let (config, root) = (config.clone(), root.clone());
+            let (worker_shared, draining) = (shared.clone(), pool_draining.clone());
             let done_tx = done_tx.clone();
             let thread = thread::Builder::new()
                 .name(format!("worker-{id}"))
                 .spawn(move || {
                     let _done = done_tx;
+                    // Built on its own thread: what a worker holds (cached
+                    // files, connections) never crosses threads.
+                    let mut worker = Worker {
+                        poll,
+                        receiver,
+                        conns: Slab::new(),
+                        deadlines: Deadlines::new(),
+                        ready: VecDeque::new(),
+                        buffers: Buffers::new(),
+                        cache: FileCache::new(),
+                        clock: Clock::new(),
+                        config,
+                        root,
+                        shared: worker_shared,
+                        draining,
+                        drain_started: false,
+                        epoch,
+                        disconnected: false,
+                        requests: 0,
+                        bytes: 0,
+                    };
                     worker.run();
                 })?;
             workers.push(Handle {
@@ -143,7 +148,7 @@ impl Pool {
         Ok(Pool {
             workers,
             done,
-            draining,
+            draining: pool_draining,
             open: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -274,6 +279,7 @@ struct Worker {
     /// the next poll, which then does not block.
     ready: VecDeque<usize>,
     buffers: Buffers,
+    cache: FileCache,
     clock: Clock,
     config: Arc<Config>,
     root: Arc<Root>,
@@ -325,6 +331,7 @@ impl Worker {
         }
         self.clock.tick();
         let now = Instant::now();
+        self.cache.sweep(now);
 
         self.take_new(now);
         for event in events.iter() {
@@ -396,6 +403,7 @@ impl Worker {
             now,
             draining: self.drain_started || self.draining.load(Ordering::Relaxed),
             buffers: &mut self.buffers,
+            cache: &mut self.cache,
             requests: &mut self.requests,
             bytes: &mut self.bytes,
         };

@@ -12,7 +12,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::config::{Config, ConfigError};
-use crate::files::Root;
+use crate::files::{CACHE_ENTRIES, Root};
 use crate::pool::Pool;
 
 const LISTENER: Token = Token(0);
@@ -126,7 +126,7 @@ impl Server {
         let mut acceptor = Acceptor {
             listener: &self.listener,
             pool: &pool,
-            max_connections: raise_fd_limit(self.config.max_connections),
+            max_connections: raise_fd_limit(self.config.max_connections, self.config.workers),
             held: None,
             emfile_logged: false,
         };
@@ -235,9 +235,11 @@ impl Acceptor<'_> {
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit when it is lower than
-/// `max_connections` needs. Returns the connection limit the descriptors allow.
-fn raise_fd_limit(max_connections: usize) -> usize {
-    let needed = max_connections as u64 + SPARE_FDS;
+/// `max_connections` needs (with the workers' cached files). Returns the
+/// connection limit the descriptors allow.
+fn raise_fd_limit(max_connections: usize, workers: usize) -> usize {
+    let spare = SPARE_FDS + (workers * CACHE_ENTRIES) as u64;
+    let needed = max_connections as u64 + spare;
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -262,7 +264,7 @@ fn raise_fd_limit(max_connections: usize) -> usize {
         }
     }
     if limit.rlim_cur < needed {
-        let allowed = limit.rlim_cur.saturating_sub(SPARE_FDS).max(1) as usize;
+        let allowed = limit.rlim_cur.saturating_sub(spare).max(1) as usize;
         log::warn!(
             "the open-file limit ({}) allows only {allowed} connections, not {max_connections}",
             limit.rlim_cur

@@ -7,4 +7,4 @@ mod response;
 
 pub use date::Clock;
 pub use request::{Body, MAX_HEADER_BYTES, Method, Request, Version, parse};
-pub use response::{Head, Payload, Reply, Status};
+pub use response::{Head, Payload, Reply, Representation, Status};

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
-use std::time::SystemTime;
+use std::rc::Rc;
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION"));
@@ -72,21 +72,35 @@ impl Status {
 #[derive(Debug)]
 pub struct Reply {
     pub status: Status,
-    pub content_type: Option<Cow<'static, str>>,
-    pub last_modified: Option<SystemTime>,
+    /// `Content-Type` of a generated page (error, redirect, listing).
+    pub content_type: Option<&'static str>,
+    /// The headers that describe a file, formatted once and shared by every
+    /// response that serves it.
+    pub representation: Option<Rc<Representation>>,
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
     pub payload: Payload,
 }
 
+/// What the headers say about one version of a file.
+#[derive(Debug)]
+pub struct Representation {
+    pub content_type: Cow<'static, str>,
+    /// `Last-Modified`, as an HTTP date.
+    pub last_modified: Option<String>,
+    pub len: u64,
+}
+
 /// A response body.
 #[derive(Debug)]
 pub enum Payload {
     Bytes(Vec<u8>),
+    /// A small file's content, read once and shared.
+    Shared(Rc<[u8]>),
     /// `len` bytes of `file` from `offset`, sent straight from disk.
     File {
-        file: File,
+        file: Rc<File>,
         offset: u64,
         len: u64,
     },
@@ -96,6 +110,7 @@ impl Payload {
     pub fn len(&self) -> u64 {
         match self {
             Payload::Bytes(bytes) => bytes.len() as u64,
+            Payload::Shared(bytes) => bytes.len() as u64,
             Payload::File { len, .. } => *len,
         }
     }
@@ -106,8 +121,8 @@ impl Reply {
     pub fn error(status: Status) -> Reply {
         Reply {
             status,
-            content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
-            last_modified: None,
+            content_type: Some("text/html; charset=utf-8"),
+            representation: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some("GET, HEAD"),
             payload: Payload::Bytes(error_page(status)),
