@@ -34,6 +34,10 @@ pub struct Config {
     pub show_hidden: bool,
     /// Write one access-log line per response to stdout.
     pub access_log: bool,
+    /// `Cache-Control` value sent with file responses (none by default).
+    pub cache_control: Option<String>,
+    /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
+    pub precompressed: bool,
 }
 
 impl Config {
@@ -51,6 +55,8 @@ impl Config {
             max_connections: 10_000,
             show_hidden: false,
             access_log: true,
+            cache_control: None,
+            precompressed: false,
         }
     }
 

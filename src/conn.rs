@@ -2,6 +2,7 @@
 //! served until it would block or must close; its worker then waits for the
 //! next readiness event or deadline.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -21,8 +22,8 @@ use crate::pool::LoadGuard;
 /// Size of a connection's read buffer: exactly the largest header section
 /// we accept, so a full buffer without a complete request is a `431`.
 const READ_BUFFER: usize = http::MAX_HEADER_BYTES;
-/// Room for a response head and a small file's body (see `files::INLINE_BODY`).
-const OUTPUT_BUFFER: usize = 1024 + crate::files::INLINE_BODY as usize;
+/// Room for a response head and a small file's body (see `representation::INLINE_BODY`).
+const OUTPUT_BUFFER: usize = 1024 + crate::representation::INLINE_BODY as usize;
 /// Most bytes one `sendfile` call may send (bounded chunks keep latency even).
 const SENDFILE_CHUNK: u64 = 256 * 1024;
 /// Most bytes sent to one connection per turn, so one fast download does not
@@ -365,7 +366,7 @@ impl Conn {
             // We don't read chunked bodies: refuse, and close (the body
             // is still on the wire and must never be read as a request).
             Method::Get | Method::Head if chunked => Reply::error(Status::LengthRequired),
-            Method::Get | Method::Head => ctx.root.serve(&request.target, ctx.cache, ctx.now),
+            Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
             Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
             Method::Unknown => Reply::error(Status::NotImplemented),
         };
@@ -485,13 +486,15 @@ impl Input {
     }
 }
 
-/// A response on its way out: the head (and a small body) from `buf`, then
-/// any file part with `sendfile`.
+/// A response on its way out: the head and what of the body fits in `buf`
+/// go in one `write`; the rest follows part by part (file ranges with
+/// `sendfile`).
 struct Outgoing {
     buf: Vec<u8>,
     written: usize,
     head_len: usize,
-    file: Option<FilePart>,
+    /// What follows `buf`, in order.
+    rest: VecDeque<Part>,
     /// Close the connection once this is sent.
     close: bool,
     /// When the last byte went out (the write deadline runs from here).
@@ -501,16 +504,29 @@ struct Outgoing {
     body_sent: u64,
 }
 
-struct FilePart {
-    file: Rc<File>,
-    offset: u64,
-    remaining: u64,
+/// A piece of a body that could not be copied into the first write.
+enum Part {
+    Bytes {
+        bytes: Vec<u8>,
+        written: usize,
+    },
+    File {
+        file: Rc<File>,
+        offset: u64,
+        remaining: u64,
+    },
 }
 
 enum Sent {
     All,
     Blocked,
     BudgetSpent,
+}
+
+/// The outcome of one write attempt.
+enum Wrote {
+    Bytes(u64),
+    Blocked,
 }
 
 impl Outgoing {
@@ -523,16 +539,36 @@ impl Outgoing {
         ctx: &mut Ctx,
     ) -> Outgoing {
         let mut buf = ctx.buffers.take_output();
-        let length = reply.payload.len();
         let mut head = Head::new(&mut buf, reply.status, ctx.clock.http_date());
-        if let Some(content_type) = reply.content_type {
-            head.header("Content-Type", content_type);
-        }
-        if let Some(rep) = &reply.representation {
-            head.header("Content-Type", &rep.content_type);
+        let rep = reply.representation.as_deref();
+        // A 304 repeats the validators and caching headers, not the
+        // representation's metadata (RFC 9110 §15.4.5).
+        let not_modified = reply.status == Status::NotModified;
+        match (&reply.content_type, rep) {
+            (Some(content_type), _) => head.header("Content-Type", content_type),
+            (None, Some(rep)) if !not_modified => head.header("Content-Type", &rep.content_type),
+            _ => &mut head,
+        };
+        if let Some(rep) = rep {
+            if let Some(encoding) = rep.content_encoding.filter(|_| !not_modified) {
+                head.header("Content-Encoding", encoding);
+            }
+            if rep.varies {
+                head.header("Vary", "Accept-Encoding");
+            }
+            head.header("ETag", &rep.etag);
             if let Some(modified) = &rep.last_modified {
                 head.header("Last-Modified", modified);
             }
+            if let Some(cache_control) = &ctx.config.cache_control {
+                head.header("Cache-Control", cache_control);
+            }
+            if !not_modified {
+                head.header("Accept-Ranges", "bytes");
+            }
+        }
+        if let Some(content_range) = &reply.content_range {
+            head.header("Content-Range", content_range);
         }
         if let Some(location) = &reply.location {
             head.header("Location", location);
@@ -540,7 +576,9 @@ impl Outgoing {
         if let Some(allow) = reply.allow {
             head.header("Allow", allow);
         }
-        head.content_length(length);
+        if !matches!(reply.payload, Payload::None) {
+            head.content_length(reply.payload.len());
+        }
         if close {
             head.header("Connection", "close");
         } else if announce_keep_alive {
@@ -548,29 +586,15 @@ impl Outgoing {
         }
         head.finish();
         let head_len = buf.len();
-        let mut file = None;
+        let mut rest = VecDeque::new();
         if !head_only {
-            match reply.payload {
-                Payload::Bytes(bytes) => buf.extend_from_slice(&bytes),
-                Payload::Shared(bytes) => buf.extend_from_slice(&bytes),
-                Payload::File {
-                    file: f,
-                    offset,
-                    len,
-                } => {
-                    file = Some(FilePart {
-                        file: f,
-                        offset,
-                        remaining: len,
-                    })
-                }
-            }
+            queue_payload(reply.payload, &mut buf, &mut rest);
         }
         Outgoing {
             buf,
             written: 0,
             head_len,
-            file,
+            rest,
             close,
             progress: ctx.now,
             status: reply.status,
@@ -582,48 +606,64 @@ impl Outgoing {
     /// Sends as much as the socket takes, within `budget`.
     fn send(&mut self, stream: &TcpStream, budget: &mut u64, ctx: &mut Ctx) -> io::Result<Sent> {
         while self.written < self.buf.len() {
-            match (&*stream).write(&self.buf[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    let body = (self.written + n).saturating_sub(self.head_len.max(self.written));
-                    self.body_sent += body as u64;
-                    self.written += n;
-                    *budget = budget.saturating_sub(n as u64);
-                    *ctx.bytes += n as u64;
-                    self.progress = ctx.now;
+            match write(stream, &self.buf[self.written..])? {
+                Wrote::Bytes(n) => {
+                    let end = self.written + n as usize;
+                    self.body_sent += end.saturating_sub(self.head_len.max(self.written)) as u64;
+                    self.written = end;
+                    self.progressed(n, budget, ctx);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Blocked),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+                Wrote::Blocked => return Ok(Sent::Blocked),
             }
         }
-        while let Some(part) = self.file.as_mut() {
-            if part.remaining == 0 {
-                self.file = None;
-                break;
-            }
+        while let Some(part) = self.rest.front_mut() {
             if *budget == 0 {
                 return Ok(Sent::BudgetSpent);
             }
-            let chunk = part.remaining.min(SENDFILE_CHUNK).min(*budget);
-            match sendfile(stream, &part.file, &mut part.offset, chunk) {
-                Ok(0) => {
-                    // The file shrank under us: the promised length can't be met.
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+            let wrote = match part {
+                Part::Bytes { bytes, written } if *written == bytes.len() => {
+                    self.rest.pop_front();
+                    continue;
                 }
-                Ok(n) => {
-                    part.remaining -= n;
+                Part::File { remaining: 0, .. } => {
+                    self.rest.pop_front();
+                    continue;
+                }
+                Part::Bytes { bytes, written } => {
+                    let wrote = write(stream, &bytes[*written..])?;
+                    if let Wrote::Bytes(n) = wrote {
+                        *written += n as usize;
+                    }
+                    wrote
+                }
+                Part::File {
+                    file,
+                    offset,
+                    remaining,
+                } => {
+                    let chunk = (*remaining).min(SENDFILE_CHUNK).min(*budget);
+                    let wrote = sendfile(stream, file, offset, chunk)?;
+                    if let Wrote::Bytes(n) = wrote {
+                        *remaining -= n;
+                    }
+                    wrote
+                }
+            };
+            match wrote {
+                Wrote::Bytes(n) => {
                     self.body_sent += n;
-                    *budget = budget.saturating_sub(n);
-                    *ctx.bytes += n;
-                    self.progress = ctx.now;
+                    self.progressed(n, budget, ctx);
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Sent::Blocked),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+                Wrote::Blocked => return Ok(Sent::Blocked),
             }
         }
         Ok(Sent::All)
+    }
+
+    fn progressed(&mut self, n: u64, budget: &mut u64, ctx: &mut Ctx) {
+        *budget = budget.saturating_sub(n);
+        *ctx.bytes += n;
+        self.progress = ctx.now;
     }
 
     fn log_done(&self, peer: SocketAddr, ctx: &Ctx) {
@@ -643,25 +683,78 @@ impl Outgoing {
     }
 }
 
-/// `sendfile(2)` from `file` at `offset` to the socket, advancing `offset`.
-fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<u64> {
-    let mut off = *offset as libc::off_t;
-    // SAFETY: both descriptors are open for the whole call (borrowed from
-    // `stream` and `file`), and `off` is a valid, exclusive pointer to an
-    // initialised off_t that the kernel updates.
-    let n = unsafe {
-        libc::sendfile(
-            stream.as_raw_fd(),
-            file.as_raw_fd(),
-            &mut off,
-            count as usize,
-        )
+/// Lays a payload out for sending: bytes go into `buf` (one write with the
+/// head) until the first file part; everything after that is queued.
+fn queue_payload(payload: Payload, buf: &mut Vec<u8>, rest: &mut VecDeque<Part>) {
+    let mut bytes = |data: &[u8], rest: &mut VecDeque<Part>| match rest.back_mut() {
+        None => buf.extend_from_slice(data),
+        Some(Part::Bytes { bytes, .. }) => bytes.extend_from_slice(data),
+        Some(Part::File { .. }) => rest.push_back(Part::Bytes {
+            bytes: data.to_vec(),
+            written: 0,
+        }),
     };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
+    match payload {
+        Payload::None => {}
+        Payload::Bytes(data) => bytes(&data, rest),
+        Payload::Shared { bytes: data, range } => bytes(&data[range], rest),
+        Payload::File { file, offset, len } => rest.push_back(Part::File {
+            file,
+            offset,
+            remaining: len,
+        }),
+        Payload::Parts(parts) => {
+            for part in parts {
+                queue_payload(part, buf, rest);
+            }
+        }
     }
-    *offset = off as u64;
-    Ok(n as u64)
+}
+
+/// One non-blocking `write`.
+fn write(stream: &TcpStream, data: &[u8]) -> io::Result<Wrote> {
+    loop {
+        return match (&*stream).write(data) {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => Ok(Wrote::Bytes(n as u64)),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Wrote::Blocked),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => Err(err),
+        };
+    }
+}
+
+/// One `sendfile(2)` of up to `count` bytes from `file` at `offset` to the
+/// socket, advancing `offset`.
+fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
+    loop {
+        let mut off = *offset as libc::off_t;
+        // SAFETY: both descriptors are open for the whole call (borrowed from
+        // `stream` and `file`), and `off` is a valid, exclusive pointer to an
+        // initialised off_t that the kernel updates.
+        let n = unsafe {
+            libc::sendfile(
+                stream.as_raw_fd(),
+                file.as_raw_fd(),
+                &mut off,
+                count as usize,
+            )
+        };
+        if n > 0 {
+            *offset = off as u64;
+            return Ok(Wrote::Bytes(n as u64));
+        }
+        if n == 0 {
+            // The file shrank under us: the promised length can't be met.
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(err),
+        }
+    }
 }
 
 /// A worker's spare buffers, so a connection holds buffers only while it is

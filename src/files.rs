@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
+
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -17,15 +17,12 @@ use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
-use crate::http::{Payload, Reply, Representation, Status};
+use crate::http::{Payload, Reply, Request, Status};
+use crate::representation::{Variant, Variants};
 
 /// A listing shows at most this many entries, so one huge directory cannot
 /// stall its worker's other connections for long.
 const MAX_LISTING_ENTRIES: usize = 10_000;
-
-/// File bodies up to this size are read into memory once (and cached), and
-/// go out with the response head in one `write`.
-pub const INLINE_BODY: u64 = 32 * 1024;
 
 /// How long a cached file is trusted before it is looked up again. Like
 /// lighttpd's stat cache: a change to a file shows within this time.
@@ -66,11 +63,13 @@ pub struct Root {
     /// The root opened as a directory: every file is opened relative to it.
     dir: File,
     show_hidden: bool,
+    /// Look for `FILE.br` and `FILE.gz` beside `FILE` (`--precompressed`).
+    precompressed: bool,
 }
 
 impl Root {
     /// Opens `path` as the root; fails if it is missing or not a directory.
-    pub fn open(path: &Path, show_hidden: bool) -> io::Result<Root> {
+    pub fn open(path: &Path, show_hidden: bool, precompressed: bool) -> io::Result<Root> {
         let canonical = fs::canonicalize(path)?;
         let dir = File::open(&canonical)?;
         if !dir.metadata()?.is_dir() {
@@ -83,34 +82,60 @@ impl Root {
             path: canonical,
             dir,
             show_hidden,
+            precompressed,
         })
     }
 
-    /// Answers a GET or HEAD for `target` (path and query, percent-encoded),
-    /// from `cache` when it holds a fresh answer.
-    pub fn serve(&self, target: &str, cache: &mut FileCache, now: Instant) -> Reply {
+    /// Answers a GET or HEAD, from `cache` when it holds a fresh answer.
+    pub fn serve(&self, request: &Request, cache: &mut FileCache, now: Instant) -> Reply {
+        let target = request.target.as_str();
         let key = target.split_once('?').map_or(target, |(path, _)| path);
-        if let Some(hit) = cache.get(key, now) {
-            return hit.reply();
-        }
+        let variants = match cache.get(key, now) {
+            Some(variants) => variants,
+            None => match self.find(target) {
+                Found::File { file, meta, rel } => match self.variants(file, &meta, &rel) {
+                    Ok(variants) => cache.insert(key, variants, now),
+                    Err(err) => {
+                        log::warn!("cannot read {}: {err}", rel.display());
+                        return Reply::error(Status::InternalServerError);
+                    }
+                },
+                Found::Reply(reply) => return reply,
+            },
+        };
+        let variant = if self.precompressed {
+            variants.choose(request.conditions.accept_encoding.as_deref())
+        } else {
+            &variants.identity
+        };
+        variant.respond(&request.conditions)
+    }
+
+    /// Looks a target up: a regular file to serve, or the answer for a
+    /// directory (redirect, listing) or a failure.
+    fn find(&self, target: &str) -> Found {
         let resolved = match resolve(target, self.show_hidden) {
             Ok(resolved) => resolved,
-            Err(status) => return Reply::error(status),
+            Err(status) => return Found::Reply(Reply::error(status)),
         };
         let file = match self.open_file(&resolved.rel) {
             Ok(file) => file,
-            Err(err) => return Reply::error(status_for(&err)),
+            Err(err) => return Found::Reply(Reply::error(status_for(&err))),
         };
         let meta = match file.metadata() {
             Ok(meta) => meta,
-            Err(err) => return Reply::error(status_for(&err)),
+            Err(err) => return Found::Reply(Reply::error(status_for(&err))),
         };
         if meta.is_file() {
-            return cache.fill(key, file, &meta, &resolved.rel, now);
+            return Found::File {
+                file,
+                meta,
+                rel: resolved.rel,
+            };
         }
         if !meta.is_dir() {
             // FIFOs, sockets, devices: never served.
-            return Reply::error(Status::NotFound);
+            return Found::Reply(Reply::error(Status::NotFound));
         }
         if !resolved.dir_form {
             let mut location = resolved.location();
@@ -119,26 +144,63 @@ impl Root {
                 location.push('?');
                 location.push_str(query);
             }
-            return Reply::moved_permanently(location);
+            return Found::Reply(Reply::moved_permanently(location));
         }
         let index = resolved.rel.join(INDEX_FILE);
         if let Ok(index_file) = self.open_file(&index)
             && let Ok(meta) = index_file.metadata()
             && meta.is_file()
         {
-            return cache.fill(key, index_file, &meta, &index, now);
+            return Found::File {
+                file: index_file,
+                meta,
+                rel: index,
+            };
         }
-        match self.listing(&file, &resolved) {
+        Found::Reply(match self.listing(&file, &resolved) {
             Ok(page) => Reply {
                 status: Status::Ok,
-                content_type: Some("text/html; charset=utf-8"),
+                content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
                 representation: None,
+                content_range: None,
                 location: None,
                 allow: None,
                 payload: Payload::Bytes(page.into_bytes()),
             },
             Err(err) => Reply::error(status_for(&err)),
-        }
+        })
+    }
+
+    /// The representations of a regular file: itself, and with
+    /// `--precompressed` its `.br` and `.gz` sidecars (regular files only;
+    /// dotfile rules don't apply to them, their name comes from ours).
+    fn variants(&self, file: File, meta: &fs::Metadata, rel: &Path) -> io::Result<Variants> {
+        let content_type = content_type(rel);
+        let sidecar = |suffix: &str| -> Option<(File, fs::Metadata)> {
+            let mut name = rel.as_os_str().to_owned();
+            name.push(suffix);
+            let file = self.open_file(Path::new(&name)).ok()?;
+            let meta = file.metadata().ok()?;
+            meta.is_file().then_some((file, meta))
+        };
+        let (brotli, gzip) = if self.precompressed {
+            (sidecar(".br"), sidecar(".gz"))
+        } else {
+            (None, None)
+        };
+        let varies = brotli.is_some() || gzip.is_some();
+        let load = |found: Option<(File, fs::Metadata)>, encoding| {
+            found
+                .map(|(file, meta)| {
+                    Variant::load(file, &meta, content_type.clone(), Some(encoding), varies)
+                })
+                .transpose()
+        };
+        Ok(Variants {
+            brotli: load(brotli, "br")?,
+            gzip: load(gzip, "gzip")?,
+            identity: Variant::load(file, meta, content_type.clone(), None, varies)?,
+        })
     }
 
     /// Opens `rel` (relative, normalised) without ever leaving the root, also
@@ -234,8 +296,18 @@ impl Root {
     }
 }
 
-/// A worker's short-lived cache of the files it served: descriptor,
-/// formatted headers, and a small file's content, keyed by request path.
+/// What a path leads to.
+enum Found {
+    File {
+        file: File,
+        meta: fs::Metadata,
+        rel: PathBuf,
+    },
+    Reply(Reply),
+}
+
+/// A worker's short-lived cache of the files it served: descriptors,
+/// formatted headers and small files' content, keyed by request path.
 /// A hit costs no system call at all; entries live [`CACHE_TTL`].
 pub struct FileCache {
     entries: HashMap<String, Cached>,
@@ -245,42 +317,8 @@ pub struct FileCache {
 }
 
 struct Cached {
-    representation: Rc<Representation>,
-    body: CachedBody,
+    variants: Rc<Variants>,
     expires: Instant,
-}
-
-enum CachedBody {
-    Inline(Rc<[u8]>),
-    Descriptor(Rc<File>),
-}
-
-impl Cached {
-    fn reply(&self) -> Reply {
-        let payload = match &self.body {
-            CachedBody::Inline(bytes) => Payload::Shared(bytes.clone()),
-            CachedBody::Descriptor(file) => Payload::File {
-                file: file.clone(),
-                offset: 0,
-                len: self.representation.len,
-            },
-        };
-        Reply {
-            status: Status::Ok,
-            content_type: None,
-            representation: Some(self.representation.clone()),
-            location: None,
-            allow: None,
-            payload,
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        match &self.body {
-            CachedBody::Inline(bytes) => bytes.len(),
-            CachedBody::Descriptor(_) => 0,
-        }
-    }
 }
 
 impl FileCache {
@@ -292,19 +330,15 @@ impl FileCache {
         }
     }
 
-    fn get(&mut self, key: &str, now: Instant) -> Option<&Cached> {
-        let fresh = self.entries.get(key).map(|entry| entry.expires > now)?;
-        if !fresh {
-            self.remove(key);
-            return None;
+    fn get(&mut self, key: &str, now: Instant) -> Option<Rc<Variants>> {
+        let entry = self.entries.get(key)?;
+        if entry.expires > now {
+            return Some(entry.variants.clone());
         }
-        self.entries.get(key)
-    }
-
-    fn remove(&mut self, key: &str) {
         if let Some(entry) = self.entries.remove(key) {
-            self.bytes -= entry.bytes();
+            self.bytes -= entry.variants.inline_bytes();
         }
+        None
     }
 
     /// Drops expired entries (and their descriptors), at most once per TTL,
@@ -315,54 +349,37 @@ impl FileCache {
         }
         self.next_sweep = now + CACHE_TTL;
         self.entries.retain(|_, entry| entry.expires > now);
-        self.bytes = self.entries.values().map(Cached::bytes).sum();
+        self.bytes = self
+            .entries
+            .values()
+            .map(|e| e.variants.inline_bytes())
+            .sum();
     }
 
-    /// Builds the `200` for a regular file just opened, caches it under
-    /// `key`, and returns it.
-    fn fill(
-        &mut self,
-        key: &str,
-        file: File,
-        meta: &fs::Metadata,
-        path: &Path,
-        now: Instant,
-    ) -> Reply {
-        let len = meta.size();
-        let representation = Rc::new(Representation {
-            content_type: content_type(path),
-            last_modified: meta.modified().ok().map(httpdate::fmt_http_date),
-            len,
-        });
-        let body = if len <= INLINE_BODY {
-            let mut content = vec![0; len as usize];
-            if let Err(err) = file.read_exact_at(&mut content, 0) {
-                log::warn!("cannot read {}: {err}", path.display());
-                return Reply::error(Status::InternalServerError);
-            }
-            CachedBody::Inline(content.into())
-        } else {
-            CachedBody::Descriptor(Rc::new(file))
+    /// Caches `variants` under `key` (making room if needed) and returns them.
+    fn insert(&mut self, key: &str, variants: Variants, now: Instant) -> Rc<Variants> {
+        let variants = Rc::new(variants);
+        let size = variants.inline_bytes();
+        let full = |cache: &FileCache| {
+            cache.entries.len() >= CACHE_ENTRIES || cache.bytes + size > CACHE_BYTES
         };
-        let entry = Cached {
-            representation,
-            body,
-            expires: now + CACHE_TTL,
-        };
-        let reply = entry.reply();
-        if self.entries.len() >= CACHE_ENTRIES || self.bytes + entry.bytes() > CACHE_BYTES {
+        if full(self) {
             self.next_sweep = now;
             self.sweep(now);
-            if self.entries.len() >= CACHE_ENTRIES || self.bytes + entry.bytes() > CACHE_BYTES {
+            if full(self) {
                 self.entries.clear();
                 self.bytes = 0;
             }
         }
-        if entry.bytes() <= CACHE_BYTES {
-            self.bytes += entry.bytes();
+        if size <= CACHE_BYTES {
+            self.bytes += size;
+            let entry = Cached {
+                variants: variants.clone(),
+                expires: now + CACHE_TTL,
+            };
             self.entries.insert(key.to_owned(), entry);
         }
-        reply
+        variants
     }
 }
 

@@ -24,6 +24,7 @@ mod deadlines;
 mod files;
 mod http;
 mod pool;
+mod representation;
 mod server;
 
 pub use crate::access_log::TARGET as ACCESS_LOG_TARGET;

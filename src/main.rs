@@ -63,6 +63,14 @@ struct Args {
     #[arg(long)]
     show_hidden: bool,
 
+    /// Cache-Control header value for file responses (e.g. "max-age=3600").
+    #[arg(long, value_name = "VALUE", value_parser = parse_header_value)]
+    cache_control: Option<String>,
+
+    /// Serve FILE.br / FILE.gz in place of FILE to clients that accept them.
+    #[arg(long)]
+    precompressed: bool,
+
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
@@ -86,6 +94,8 @@ impl Args {
         config.write_timeout = Duration::from_secs(self.write_timeout);
         config.max_connections = self.max_connections;
         config.show_hidden = self.show_hidden;
+        config.cache_control = self.cache_control.clone();
+        config.precompressed = self.precompressed;
         config.access_log = !self.quiet;
         config
     }
@@ -165,6 +175,20 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// A header value must be visible ASCII and spaces: no CR/LF (no header
+/// injection), no control characters.
+fn parse_header_value(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+    {
+        return Err("expected printable ASCII, like \"max-age=3600\"".into());
+    }
+    Ok(value.to_owned())
 }
 
 /// `http://127.0.0.1:8000/`, `http://[::1]:8000/`

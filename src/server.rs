@@ -77,10 +77,12 @@ impl Server {
     /// Checks the configuration, opens the root and binds the listener.
     pub fn bind(config: Config) -> Result<Server, Error> {
         config.validate().map_err(Error::Config)?;
-        let root = Root::open(&config.root, config.show_hidden).map_err(|source| Error::Root {
-            path: config.root.clone(),
-            source,
-        })?;
+        let root = Root::open(&config.root, config.show_hidden, config.precompressed).map_err(
+            |source| Error::Root {
+                path: config.root.clone(),
+                source,
+            },
+        )?;
         let addr = config.addr();
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         let local_addr = listener

@@ -1,10 +1,14 @@
 //! HTTP/1.1 on the wire: request parsing with limits, status codes, response
 //! heads and error pages, and the `Date` header.
 
+mod conditional;
 mod date;
+mod range;
 mod request;
 mod response;
 
+pub use conditional::{Precondition, evaluate as evaluate_preconditions, if_range_holds};
 pub use date::Clock;
-pub use request::{Body, MAX_HEADER_BYTES, Method, Request, Version, parse};
+pub use range::{Ranges, parse as parse_range};
+pub use request::{Body, Conditions, MAX_HEADER_BYTES, Method, Request, Version, parse};
 pub use response::{Head, Payload, Reply, Representation, Status};

@@ -48,6 +48,43 @@ pub enum Body {
     Chunked,
 }
 
+/// The header fields that decide how a file is served: raw values, present
+/// only when the client sent them.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub if_unmodified_since: Option<String>,
+    pub range: Option<String>,
+    pub if_range: Option<String>,
+    pub accept_encoding: Option<String>,
+}
+
+impl Conditions {
+    /// The field a header name fills, if it is one of ours.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        // A cheap filter first: the common headers start with other letters.
+        let first = name.as_bytes().first()?.to_ascii_lowercase();
+        if !matches!(first, b'i' | b'r' | b'a') {
+            return None;
+        }
+        let fields = [
+            ("if-match", &mut self.if_match),
+            ("if-none-match", &mut self.if_none_match),
+            ("if-modified-since", &mut self.if_modified_since),
+            ("if-unmodified-since", &mut self.if_unmodified_since),
+            ("range", &mut self.range),
+            ("if-range", &mut self.if_range),
+            ("accept-encoding", &mut self.accept_encoding),
+        ];
+        fields
+            .into_iter()
+            .find(|(field, _)| name.eq_ignore_ascii_case(field))
+            .map(|(_, slot)| slot)
+    }
+}
+
 /// A parsed request head.
 #[derive(Debug)]
 pub struct Request {
@@ -60,6 +97,7 @@ pub struct Request {
     /// Whether the client wants the connection kept open after the response.
     pub keep_alive: bool,
     pub body: Body,
+    pub conditions: Conditions,
     /// Length of the header section in bytes (the body starts here).
     pub head_len: usize,
 }
@@ -139,6 +177,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     let mut transfer_encoding: Option<&[u8]> = None;
     let mut close = false;
     let mut keep_alive = false;
+    let mut conditions = Conditions::default();
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -162,6 +201,17 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     keep_alive = true;
                 }
+            }
+        } else if let Some(slot) = conditions.slot(name) {
+            // Lists (`If-None-Match`, `Accept-Encoding`) may be split over
+            // several fields: join them, as RFC 9110 §5.3 allows.
+            let value = String::from_utf8_lossy(value);
+            match slot {
+                Some(joined) => {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                }
+                None => *slot = Some(value.into_owned()),
             }
         }
     }
@@ -209,6 +259,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
         version,
         keep_alive,
         body,
+        conditions,
         head_len,
     }))
 }
@@ -442,5 +493,19 @@ mod tests {
                 Ok(_) => panic!("accepted {:?}", &raw[..raw.len().min(60)]),
             }
         }
+    }
+
+    #[test]
+    fn conditions_are_collected() {
+        let raw = "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nIF-NONE-MATCH: \"x\"\r\n\
+                   If-None-Match: \"y\"\r\nAccept-Encoding: br\r\n\r\n";
+        let req = parse(raw.as_bytes()).unwrap().unwrap();
+        assert_eq!(req.conditions.range.as_deref(), Some("bytes=0-1"));
+        assert_eq!(
+            req.conditions.if_none_match.as_deref(),
+            Some("\"x\", \"y\"")
+        );
+        assert_eq!(req.conditions.accept_encoding.as_deref(), Some("br"));
+        assert_eq!(req.conditions.if_match, None);
     }
 }

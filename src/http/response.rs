@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
+use std::ops::Range;
 use std::rc::Rc;
+use std::time::SystemTime;
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION"));
@@ -12,15 +14,19 @@ pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION")
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Ok,
+    PartialContent,
     MovedPermanently,
+    NotModified,
     BadRequest,
     Forbidden,
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
     LengthRequired,
+    PreconditionFailed,
     ContentTooLarge,
     UriTooLong,
+    RangeNotSatisfiable,
     HeaderFieldsTooLarge,
     InternalServerError,
     NotImplemented,
@@ -31,15 +37,19 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::PartialContent => 206,
             Status::MovedPermanently => 301,
+            Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
             Status::LengthRequired => 411,
+            Status::PreconditionFailed => 412,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
@@ -50,15 +60,19 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
+            Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
             Status::LengthRequired => "Length Required",
+            Status::PreconditionFailed => "Precondition Failed",
             Status::ContentTooLarge => "Content Too Large",
             Status::UriTooLong => "URI Too Long",
+            Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
@@ -68,15 +82,19 @@ impl Status {
 }
 
 /// What to answer: status, the headers that vary by resource, and the body.
-/// The connection adds `Server`, `Date`, `Content-Length` and `Connection`.
+/// The connection adds `Server`, `Date`, `Content-Length`, `Connection`
+/// and, for files, `Cache-Control`.
 #[derive(Debug)]
 pub struct Reply {
     pub status: Status,
-    /// `Content-Type` of a generated page (error, redirect, listing).
-    pub content_type: Option<&'static str>,
+    /// `Content-Type` of a generated page (error, redirect, listing) or a
+    /// `multipart/byteranges` body; wins over the representation's.
+    pub content_type: Option<Cow<'static, str>>,
     /// The headers that describe a file, formatted once and shared by every
     /// response that serves it.
     pub representation: Option<Rc<Representation>>,
+    /// `Content-Range`, for `206` and `416`.
+    pub content_range: Option<String>,
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
@@ -87,6 +105,13 @@ pub struct Reply {
 #[derive(Debug)]
 pub struct Representation {
     pub content_type: Cow<'static, str>,
+    /// `Content-Encoding` of a precompressed sidecar (`br`, `gzip`).
+    pub content_encoding: Option<&'static str>,
+    /// The resource has precompressed variants: `Vary: Accept-Encoding`.
+    pub varies: bool,
+    /// A strong entity-tag, quotes included.
+    pub etag: String,
+    pub modified: Option<SystemTime>,
     /// `Last-Modified`, as an HTTP date.
     pub last_modified: Option<String>,
     pub len: u64,
@@ -95,23 +120,32 @@ pub struct Representation {
 /// A response body.
 #[derive(Debug)]
 pub enum Payload {
+    /// No body at all (`304`): no `Content-Length` either.
+    None,
     Bytes(Vec<u8>),
-    /// A small file's content, read once and shared.
-    Shared(Rc<[u8]>),
+    /// Part of a small file's content, read once and shared.
+    Shared {
+        bytes: Rc<[u8]>,
+        range: Range<usize>,
+    },
     /// `len` bytes of `file` from `offset`, sent straight from disk.
     File {
         file: Rc<File>,
         offset: u64,
         len: u64,
     },
+    /// One payload after another (`multipart/byteranges`).
+    Parts(Vec<Payload>),
 }
 
 impl Payload {
     pub fn len(&self) -> u64 {
         match self {
+            Payload::None => 0,
             Payload::Bytes(bytes) => bytes.len() as u64,
-            Payload::Shared(bytes) => bytes.len() as u64,
+            Payload::Shared { range, .. } => range.len() as u64,
             Payload::File { len, .. } => *len,
+            Payload::Parts(parts) => parts.iter().map(Payload::len).sum(),
         }
     }
 }
@@ -121,8 +155,9 @@ impl Reply {
     pub fn error(status: Status) -> Reply {
         Reply {
             status,
-            content_type: Some("text/html; charset=utf-8"),
+            content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
             representation: None,
+            content_range: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some("GET, HEAD"),
             payload: Payload::Bytes(error_page(status)),

@@ -1,0 +1,309 @@
+//! A file as HTTP sees it: its representations (the file itself and any
+//! precompressed sidecars), their validators, and the answer to a request
+//! for one of them: conditional (`304`, `412`) and range (`206`, `416`,
+//! `multipart/byteranges`) requests.
+
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::rc::Rc;
+
+use crate::http::{self, Conditions, Payload, Precondition, Ranges, Reply, Representation, Status};
+
+/// File bodies up to this size are read into memory once (and cached), and
+/// go out with the response head in one `write`.
+pub const INLINE_BODY: u64 = 32 * 1024;
+
+/// A file's representations: as it is, and precompressed beside it.
+pub struct Variants {
+    pub identity: Variant,
+    pub brotli: Option<Variant>,
+    pub gzip: Option<Variant>,
+}
+
+/// One representation: its headers and where its bytes are.
+pub struct Variant {
+    pub representation: Rc<Representation>,
+    pub body: Body,
+}
+
+/// Where a representation's bytes are.
+pub enum Body {
+    /// Small: read once, kept in memory.
+    Inline(Rc<[u8]>),
+    /// Large: sent from this descriptor with `sendfile`.
+    Descriptor(Rc<File>),
+}
+
+impl Variants {
+    /// Bytes of content held in memory.
+    pub fn inline_bytes(&self) -> usize {
+        [
+            Some(&self.identity),
+            self.brotli.as_ref(),
+            self.gzip.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|v| match &v.body {
+            Body::Inline(bytes) => bytes.len(),
+            Body::Descriptor(_) => 0,
+        })
+        .sum()
+    }
+
+    /// The representation to send for an `Accept-Encoding` (q-values
+    /// respected, `q=0` refuses): brotli, then gzip, then the file itself.
+    pub fn choose(&self, accept_encoding: Option<&str>) -> &Variant {
+        let Some(accept) = accept_encoding else {
+            return &self.identity;
+        };
+        if self.brotli.is_none() && self.gzip.is_none() {
+            return &self.identity;
+        }
+        let brotli = self.brotli.as_ref().map(|v| (quality(accept, "br"), v));
+        let gzip = self.gzip.as_ref().map(|v| (quality(accept, "gzip"), v));
+        let best = [brotli, gzip]
+            .into_iter()
+            .flatten()
+            .filter(|(q, _)| *q > 0)
+            // max_by_key keeps the last of equals: reversed, brotli wins ties.
+            .rev()
+            .max_by_key(|(q, _)| *q);
+        best.map_or(&self.identity, |(_, v)| v)
+    }
+}
+
+impl Variant {
+    /// Loads a representation from an open regular file.
+    pub fn load(
+        file: File,
+        meta: &fs::Metadata,
+        content_type: Cow<'static, str>,
+        content_encoding: Option<&'static str>,
+        varies: bool,
+    ) -> io::Result<Variant> {
+        let len = meta.size();
+        let modified = meta.modified().ok();
+        let representation = Rc::new(Representation {
+            content_type,
+            content_encoding,
+            varies,
+            etag: etag(meta),
+            modified,
+            last_modified: modified.map(httpdate::fmt_http_date),
+            len,
+        });
+        let body = if len <= INLINE_BODY {
+            let mut content = vec![0; len as usize];
+            file.read_exact_at(&mut content, 0)?;
+            Body::Inline(content.into())
+        } else {
+            Body::Descriptor(Rc::new(file))
+        };
+        Ok(Variant {
+            representation,
+            body,
+        })
+    }
+
+    /// The answer to a GET or HEAD of this representation: preconditions
+    /// first (RFC 9110 §13.2.2), then `Range` (and `If-Range`).
+    pub fn respond(&self, conditions: &Conditions) -> Reply {
+        let rep = &self.representation;
+        match http::evaluate_preconditions(conditions, &rep.etag, rep.modified) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                return self.reply(Status::NotModified, Payload::None, None);
+            }
+            Precondition::Failed => return Reply::error(Status::PreconditionFailed),
+        }
+        let ranges = match (&conditions.range, &conditions.if_range) {
+            (Some(range), None) => http::parse_range(range, rep.len),
+            (Some(range), Some(if_range))
+                if http::if_range_holds(if_range, &rep.etag, rep.modified) =>
+            {
+                http::parse_range(range, rep.len)
+            }
+            _ => Ranges::Whole,
+        };
+        match ranges {
+            Ranges::Whole => self.reply(Status::Ok, self.slice(0..rep.len), None),
+            Ranges::Unsatisfiable => {
+                let mut reply = Reply::error(Status::RangeNotSatisfiable);
+                reply.content_range = Some(format!("bytes */{}", rep.len));
+                reply
+            }
+            Ranges::Partial(ranges) if ranges.len() == 1 => {
+                let range = ranges[0].clone();
+                let content_range = content_range(&range, rep.len);
+                self.reply(
+                    Status::PartialContent,
+                    self.slice(range),
+                    Some(content_range),
+                )
+            }
+            Ranges::Partial(ranges) => self.multipart(&ranges),
+        }
+    }
+
+    fn reply(&self, status: Status, payload: Payload, content_range: Option<String>) -> Reply {
+        Reply {
+            status,
+            content_type: None,
+            representation: Some(self.representation.clone()),
+            content_range,
+            location: None,
+            allow: None,
+            payload,
+        }
+    }
+
+    fn slice(&self, range: Range<u64>) -> Payload {
+        match &self.body {
+            Body::Inline(bytes) => Payload::Shared {
+                bytes: bytes.clone(),
+                range: range.start as usize..range.end as usize,
+            },
+            Body::Descriptor(file) => Payload::File {
+                file: file.clone(),
+                offset: range.start,
+                len: range.end - range.start,
+            },
+        }
+    }
+
+    /// A `206` with `multipart/byteranges`: each range with its own
+    /// `Content-Type` and `Content-Range`, between random boundaries.
+    fn multipart(&self, ranges: &[Range<u64>]) -> Reply {
+        let rep = &self.representation;
+        let boundary = boundary();
+        let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
+        for (i, range) in ranges.iter().enumerate() {
+            let mut head = String::new();
+            if i > 0 {
+                head.push_str("\r\n");
+            }
+            let _ = write!(
+                head,
+                "--{boundary}\r\nContent-Type: {}\r\nContent-Range: {}\r\n\r\n",
+                rep.content_type,
+                content_range(range, rep.len)
+            );
+            parts.push(Payload::Bytes(head.into_bytes()));
+            parts.push(self.slice(range.clone()));
+        }
+        parts.push(Payload::Bytes(
+            format!("\r\n--{boundary}--\r\n").into_bytes(),
+        ));
+        let mut reply = self.reply(Status::PartialContent, Payload::Parts(parts), None);
+        reply.content_type = Some(Cow::Owned(format!(
+            "multipart/byteranges; boundary={boundary}"
+        )));
+        reply
+    }
+}
+
+/// `bytes a-b/len` for a range `a..b+1`.
+fn content_range(range: &Range<u64>, len: u64) -> String {
+    format!("bytes {}-{}/{len}", range.start, range.end - 1)
+}
+
+/// A strong entity-tag from the file's identity and version: inode, size
+/// and modification time (to the nanosecond), as nginx and lighttpd do.
+fn etag(meta: &fs::Metadata) -> String {
+    format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
+}
+
+/// 32 random hex digits, from the standard library's randomly seeded hasher.
+fn boundary() -> String {
+    let mut out = String::with_capacity(32);
+    for _ in 0..2 {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u8(0);
+        let _ = write!(out, "{:016x}", hasher.finish());
+    }
+    out
+}
+
+/// The q-value (in thousandths) `Accept-Encoding` gives `coding`: its own
+/// entry, else `*`, else 0 (not acceptable).
+fn quality(accept: &str, coding: &str) -> u16 {
+    let mut wildcard = None;
+    for member in accept.split(',') {
+        let mut params = member.split(';');
+        let name = params.next().unwrap_or_default().trim();
+        let q = params
+            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+            .map(parse_q)
+            .next()
+            .unwrap_or(1000);
+        if name.eq_ignore_ascii_case(coding) {
+            return q;
+        }
+        if name == "*" {
+            wildcard = Some(q);
+        }
+    }
+    wildcard.unwrap_or(0)
+}
+
+/// `0`, `0.5`, `1.000` → thousandths; anything malformed counts as 0.
+fn parse_q(text: &str) -> u16 {
+    let text = text.trim();
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    let frac_value = format!("{frac:0<3}").parse::<u16>().unwrap_or(0);
+    match int {
+        "0" => frac_value,
+        "1" if frac_value == 0 => 1000,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_values() {
+        let cases = [
+            ("br", "br", 1000),
+            ("gzip, br", "br", 1000),
+            ("gzip;q=0.5, br;q=0.8", "br", 800),
+            ("gzip;q=0.5, br;q=0.8", "gzip", 500),
+            ("br;q=0", "br", 0),
+            ("br; q=0.000", "br", 0),
+            ("*", "gzip", 1000),
+            ("*;q=0", "gzip", 0),
+            ("gzip;q=0, *", "gzip", 0),
+            ("identity", "gzip", 0),
+            ("br;q=1.5", "br", 0),
+            ("br;q=abc", "br", 0),
+            ("BR", "br", 1000),
+        ];
+        for (accept, coding, expected) in cases {
+            assert_eq!(quality(accept, coding), expected, "{accept} / {coding}");
+        }
+    }
+
+    #[test]
+    fn boundaries_differ() {
+        let (a, b) = (boundary(), boundary());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+}
