@@ -92,6 +92,10 @@ pub struct Conn {
     may_read: bool,
     /// Requests answered on this connection.
     served: u64,
+    /// The socket is in its worker's poll (it joins when it first waits).
+    pub registered: bool,
+    /// `TCP_NODELAY` is set (before the first write that could be delayed).
+    nodelay: bool,
     _load: LoadGuard,
 }
 
@@ -105,6 +109,8 @@ impl Conn {
             discard: 0,
             may_read: true,
             served: 0,
+            registered: false,
+            nodelay: false,
             _load: load,
         }
     }
@@ -141,38 +147,48 @@ impl Conn {
         let mut budget = WRITE_BUDGET;
         loop {
             match &mut self.state {
-                State::Writing(out) => match out.send(&self.stream, &mut budget, ctx) {
-                    Ok(Sent::All) => {
-                        let State::Writing(out) =
-                            std::mem::replace(&mut self.state, State::Idle { since: ctx.now })
-                        else {
-                            unreachable!("matched Writing above")
-                        };
-                        let close = out.close;
-                        self.finish(*out, ctx);
-                        if close {
-                            return self.begin_close(ctx);
-                        }
-                        if !self.may_read && self.input.is_none() {
-                            // Nothing buffered and the socket was drained:
-                            // reading now would only return EAGAIN.
-                            return if ctx.draining {
-                                Next::Close
-                            } else {
-                                Next::Wait
+                State::Writing(out) => {
+                    if !self.nodelay && (self.served > 0 || !out.rest.is_empty()) {
+                        set_nodelay(&self.stream, &mut self.nodelay);
+                    }
+                    match out.send(&self.stream, &mut budget, ctx) {
+                        Ok(Sent::All) => {
+                            let State::Writing(out) =
+                                std::mem::replace(&mut self.state, State::Idle { since: ctx.now })
+                            else {
+                                unreachable!("matched Writing above")
                             };
+                            let close = out.close;
+                            self.finish(*out, ctx);
+                            if close {
+                                return self.begin_close(ctx);
+                            }
+                            if !self.may_read && self.input.is_none() {
+                                // Nothing buffered and the socket was drained:
+                                // reading now would only return EAGAIN.
+                                return if ctx.draining {
+                                    Next::Close
+                                } else {
+                                    Next::Wait
+                                };
+                            }
+                        }
+                        Ok(Sent::Blocked) => {
+                            // The rest goes out as the client makes room: don't
+                            // let Nagle hold back its tail.
+                            set_nodelay(&self.stream, &mut self.nodelay);
+                            return Next::Wait;
+                        }
+                        Ok(Sent::BudgetSpent) => return Next::Yield,
+                        Err(err) => {
+                            log::debug!("{}: write failed: {err}", self.peer);
+                            if let State::Writing(out) = &self.state {
+                                out.log_aborted(self.peer, ctx);
+                            }
+                            return Next::Close;
                         }
                     }
-                    Ok(Sent::Blocked) => return Next::Wait,
-                    Ok(Sent::BudgetSpent) => return Next::Yield,
-                    Err(err) => {
-                        log::debug!("{}: write failed: {err}", self.peer);
-                        if let State::Writing(out) = &self.state {
-                            out.log_aborted(self.peer, ctx);
-                        }
-                        return Next::Close;
-                    }
-                },
+                }
                 State::Idle { .. } | State::Reading { .. } => {
                     if self.take_request(ctx) {
                         requests += 1;
@@ -433,6 +449,20 @@ impl Conn {
             drained: 0,
         };
         self.drive(true, ctx)
+    }
+}
+
+/// Sets `TCP_NODELAY` once. It matters only from a connection's second
+/// write on (Nagle holds a small segment while earlier data is unacknowledged),
+/// so it is set then, as nginx does, and a connection answered with one
+/// write and closed never pays the system call.
+fn set_nodelay(stream: &TcpStream, nodelay: &mut bool) {
+    if *nodelay {
+        return;
+    }
+    *nodelay = true;
+    if let Err(err) = stream.set_nodelay(true) {
+        log::debug!("cannot set TCP_NODELAY: {err}");
     }
 }
 

@@ -187,9 +187,6 @@ impl Acceptor<'_> {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
-                    if let Err(err) = stream.set_nodelay(true) {
-                        log::debug!("{peer}: cannot set TCP_NODELAY: {err}");
-                    }
                     if !self.admit(stream, peer, Instant::now()) {
                         return Some(BACKOFF);
                     }
