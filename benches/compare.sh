@@ -6,7 +6,8 @@
 #   QUICK=1 bash benches/compare.sh    # DUR=2 REPEATS=1: a smoke run
 #
 # Environment: WORKERS (2) workers/worker processes for every server,
-# DUR (5) seconds per wrk run, REPEATS (3) rounds, AB_N (20000) ab requests.
+# DUR (5) seconds per wrk run, REPEATS (3) rounds, AB_N (20000) ab requests,
+# IDLE_CONNS (5000) idle keep-alive connections for the memory row.
 #
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
 # round (ours, nginx, lighttpd, ours, …); each cell is the median requests/s
@@ -21,6 +22,7 @@ WORKERS=${WORKERS:-2}
 DUR=${DUR:-5}
 REPEATS=${REPEATS:-3}
 AB_N=${AB_N:-20000}
+IDLE_CONNS=${IDLE_CONNS:-5000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVERS=(ours nginx lighttpd)
@@ -226,10 +228,10 @@ daemon off;
 master_process on;
 $user
 worker_processes $WORKERS;
-worker_rlimit_nofile 8192;
+worker_rlimit_nofile 16384;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
     access_log off;
     sendfile on;
@@ -271,8 +273,8 @@ server.port = $PORT
 server.max-worker = $WORKERS
 server.max-keep-alive-requests = 1000000
 server.max-keep-alive-idle = 60
-server.max-connections = 4096
-server.max-fds = 8192
+server.max-connections = 8192
+server.max-fds = 16384
 server.network-backend = "sendfile"
 server.errorlog = "$dir/error.log"
 mimetype.assign = (".bin" => "application/octet-stream")
@@ -362,6 +364,11 @@ run_rows() {
     run_ab "$server" ab "$rep"
     run_wrk "$server" c8_10m 8 /10m.bin "$rep"
     run_wrk "$server" c50_100k 50 /100k.bin "$rep"
+    # Memory per idle keep-alive connection (KiB), in the first round only.
+    if ((rep == 1)); then
+        python3 "$REPO/benches/idle_rss.py" "$MAIN_PID" "$PORT" "$IDLE_CONNS" /1k.bin \
+            | awk '{print $1}' >"$RES/idle.$server" || echo NA >"$RES/idle.$server"
+    fi
 }
 
 started=$(date +%s)
@@ -462,6 +469,12 @@ done
 echo
 o50=$(median "$RES/c50.ours")
 o1000=$(median "$RES/c1000.ours")
+echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after):"
+echo
+echo "| | ours | nginx | lighttpd |"
+echo "|:--|--:|--:|--:|"
+echo "| KiB per idle connection | $(cat "$RES/idle.ours" 2>/dev/null || echo n/a) | $(cat "$RES/idle.nginx" 2>/dev/null || echo n/a) | $(cat "$RES/idle.lighttpd" 2>/dev/null || echo n/a) |"
+echo
 echo "ours -c1000 / -c50 (1k.bin): $(awk -v a="$o1000" -v b="$o50" 'BEGIN {
     if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }')"
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \

@@ -23,6 +23,9 @@ const ACCEPT_BATCH: usize = 256;
 /// the connection limit reached, or every worker's channel full.
 const BACKOFF: Duration = Duration::from_millis(10);
 const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
+/// How long an eviction request may take to free a slot before it is
+/// repeated (the worker may have had no idle connection to close).
+const EVICTION_RETRY: Duration = Duration::from_millis(200);
 /// Descriptors the process needs besides its connections.
 const SPARE_FDS: u64 = 64;
 
@@ -130,6 +133,7 @@ impl Server {
             pool: &pool,
             max_connections: raise_fd_limit(self.config.max_connections, self.config.workers),
             held: None,
+            eviction_asked: None,
             emfile_logged: false,
         };
         let mut events = Events::with_capacity(16);
@@ -169,6 +173,9 @@ struct Acceptor<'a> {
     max_connections: usize,
     /// A connection accepted but not yet placed (every channel was full).
     held: Option<(TcpStream, SocketAddr, Instant)>,
+    /// When we last asked a worker to close an idle connection for the
+    /// held one: asked once, and again only if that did not free a slot.
+    eviction_asked: Option<Instant>,
     /// `EMFILE` was logged for the current burst.
     emfile_logged: bool,
 }
@@ -219,12 +226,22 @@ impl Acceptor<'_> {
     /// clients that are doing nothing.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, accepted: Instant) -> bool {
         if self.pool.open_connections() >= self.max_connections {
-            self.pool.evict_idle();
+            let now = Instant::now();
+            if self
+                .eviction_asked
+                .is_none_or(|asked| now.duration_since(asked) >= EVICTION_RETRY)
+            {
+                self.pool.evict_idle();
+                self.eviction_asked = Some(now);
+            }
             self.held = Some((stream, peer, accepted));
             return false;
         }
         match self.pool.place(stream, peer, accepted) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.eviction_asked = None;
+                true
+            }
             Err((stream, peer)) => {
                 self.held = Some((stream, peer, accepted));
                 false
