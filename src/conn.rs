@@ -49,6 +49,14 @@ pub enum Next {
     Close,
 }
 
+/// What one turn of a connection may still use.
+struct Turn {
+    /// Requests answered this turn (pipelining).
+    requests: u32,
+    /// Bytes that may still be written this turn.
+    budget: u64,
+}
+
 /// Where a connection stands between two readiness events.
 enum State {
     /// Waiting for a request; nothing of it has arrived yet. A new
@@ -138,106 +146,121 @@ impl Conn {
     }
 
     /// Serves the connection after a readiness event (or a yield) until it
-    /// would block, must close, or has used its turn.
+    /// would block, must close, or has used its turn: one step per state
+    /// until a step says what the worker should do next.
     pub fn drive(&mut self, readable: bool, ctx: &mut Ctx) -> Next {
         if readable {
             self.may_read = true;
         }
-        let mut requests = 0;
-        let mut budget = WRITE_BUDGET;
+        let mut turn = Turn {
+            requests: 0,
+            budget: WRITE_BUDGET,
+        };
         loop {
-            match &mut self.state {
-                State::Writing(out) => {
-                    if !self.nodelay && (self.served > 0 || !out.rest.is_empty()) {
-                        set_nodelay(&self.stream, &mut self.nodelay);
-                    }
-                    match out.send(&self.stream, &mut budget, ctx) {
-                        Ok(Sent::All) => {
-                            let State::Writing(out) =
-                                std::mem::replace(&mut self.state, State::Idle { since: ctx.now })
-                            else {
-                                unreachable!("matched Writing above")
-                            };
-                            let close = out.close;
-                            self.finish(*out, ctx);
-                            if close {
-                                return self.begin_close(ctx);
-                            }
-                            if !self.may_read && self.input.is_none() {
-                                // Nothing buffered and the socket was drained:
-                                // reading now would only return EAGAIN.
-                                return if ctx.draining {
-                                    Next::Close
-                                } else {
-                                    Next::Wait
-                                };
-                            }
-                        }
-                        Ok(Sent::Blocked) => {
-                            // The rest goes out as the client makes room: don't
-                            // let Nagle hold back its tail.
-                            set_nodelay(&self.stream, &mut self.nodelay);
-                            return Next::Wait;
-                        }
-                        Ok(Sent::BudgetSpent) => return Next::Yield,
-                        Err(err) => {
-                            log::debug!("{}: write failed: {err}", self.peer);
-                            if let State::Writing(out) = &self.state {
-                                out.log_aborted(self.peer, ctx);
-                            }
-                            return Next::Close;
-                        }
+            let step = match self.state {
+                State::Writing(_) => self.write_step(&mut turn, ctx),
+                State::Idle { .. } | State::Reading { .. } => self.read_step(&mut turn, ctx),
+                State::Closing { .. } => self.linger_step(),
+            };
+            if let Some(next) = step {
+                return next;
+            }
+        }
+    }
+
+    /// Sends what the socket takes of the response; when it is all out,
+    /// goes on to the next request or closes.
+    fn write_step(&mut self, turn: &mut Turn, ctx: &mut Ctx) -> Option<Next> {
+        let State::Writing(out) = &mut self.state else {
+            unreachable!("write_step outside Writing");
+        };
+        if !self.nodelay && (self.served > 0 || !out.rest.is_empty()) {
+            set_nodelay(&self.stream, &mut self.nodelay);
+        }
+        match out.send(&self.stream, &mut turn.budget, ctx) {
+            Ok(Sent::All) => {}
+            Ok(Sent::Blocked) => {
+                // The rest goes out as the client makes room: don't let
+                // Nagle hold back its tail.
+                set_nodelay(&self.stream, &mut self.nodelay);
+                return Some(Next::Wait);
+            }
+            Ok(Sent::BudgetSpent) => return Some(Next::Yield),
+            Err(err) => {
+                log::debug!("{}: write failed: {err}", self.peer);
+                out.log_done(self.peer, ctx);
+                return Some(Next::Close);
+            }
+        }
+        let State::Writing(out) =
+            std::mem::replace(&mut self.state, State::Idle { since: ctx.now })
+        else {
+            unreachable!("matched Writing above");
+        };
+        let close = out.close;
+        self.finish(*out, ctx);
+        if close {
+            return Some(self.begin_close(ctx));
+        }
+        if !self.may_read && self.input.is_none() {
+            // Nothing buffered and the socket was drained: reading now
+            // would only return EAGAIN.
+            return Some(if ctx.draining {
+                Next::Close
+            } else {
+                Next::Wait
+            });
+        }
+        None
+    }
+
+    /// Answers a buffered request, or reads more of one.
+    fn read_step(&mut self, turn: &mut Turn, ctx: &mut Ctx) -> Option<Next> {
+        if self.take_request(ctx) {
+            turn.requests += 1;
+            return (turn.requests >= REQUEST_BUDGET).then_some(Next::Yield);
+        }
+        if matches!(self.state, State::Writing(_)) {
+            return None; // an error response was queued
+        }
+        if !self.may_read {
+            return Some(self.wait_for_input(ctx));
+        }
+        match self.read(ctx) {
+            Ok(0) => Some(Next::Close),
+            Ok(_) => {
+                if let State::Idle { .. } = self.state {
+                    self.state = State::Reading { since: ctx.now };
+                }
+                None
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Some(self.wait_for_input(ctx)),
+            Err(err) => {
+                log::debug!("{}: read failed: {err}", self.peer);
+                Some(Next::Close)
+            }
+        }
+    }
+
+    /// Our side is shut: reads and drops what the client still sends until
+    /// it closes too (or sends too much).
+    fn linger_step(&mut self) -> Option<Next> {
+        let State::Closing { drained, .. } = &mut self.state else {
+            unreachable!("linger_step outside Closing");
+        };
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut scratch) {
+                Ok(0) => return Some(Next::Close),
+                Ok(n) => {
+                    *drained += n as u64;
+                    if *drained > LINGER_BYTES {
+                        return Some(Next::Close);
                     }
                 }
-                State::Idle { .. } | State::Reading { .. } => {
-                    if self.take_request(ctx) {
-                        requests += 1;
-                        if requests >= REQUEST_BUDGET {
-                            return Next::Yield;
-                        }
-                        continue;
-                    }
-                    if !matches!(self.state, State::Idle { .. } | State::Reading { .. }) {
-                        continue; // an error response was queued
-                    }
-                    if !self.may_read {
-                        return self.wait_for_input(ctx);
-                    }
-                    match self.read(ctx) {
-                        Ok(0) => return Next::Close,
-                        Ok(_) => {
-                            if let State::Idle { .. } = self.state {
-                                self.state = State::Reading { since: ctx.now };
-                            }
-                        }
-                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                            return self.wait_for_input(ctx);
-                        }
-                        Err(err) => {
-                            log::debug!("{}: read failed: {err}", self.peer);
-                            return Next::Close;
-                        }
-                    }
-                }
-                State::Closing { drained, .. } => {
-                    let mut scratch = [0u8; 4096];
-                    loop {
-                        match self.stream.read(&mut scratch) {
-                            Ok(0) => return Next::Close,
-                            Ok(n) => {
-                                *drained += n as u64;
-                                if *drained > LINGER_BYTES {
-                                    return Next::Close;
-                                }
-                            }
-                            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                                return Next::Wait;
-                            }
-                            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                            Err(_) => return Next::Close,
-                        }
-                    }
-                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Some(Next::Wait),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Some(Next::Close),
             }
         }
     }
@@ -261,7 +284,7 @@ impl Conn {
             }
             State::Writing(out) => {
                 log::debug!("{}: write timeout", self.peer);
-                out.log_aborted(self.peer, ctx);
+                out.log_done(self.peer, ctx);
                 Next::Close
             }
             State::Idle { .. } | State::Closing { .. } => Next::Close,
@@ -696,6 +719,8 @@ impl Outgoing {
         self.progress = ctx.now;
     }
 
+    /// The access-log line for this response, with the body bytes sent so
+    /// far (all of them, unless the connection failed or timed out).
     fn log_done(&self, peer: SocketAddr, ctx: &Ctx) {
         if ctx.config.access_log {
             access_log::log(
@@ -706,10 +731,6 @@ impl Outgoing {
                 self.body_sent,
             );
         }
-    }
-
-    fn log_aborted(&self, peer: SocketAddr, ctx: &Ctx) {
-        self.log_done(peer, ctx);
     }
 }
 
