@@ -110,9 +110,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            // clap's message spans several lines; the first one says it all.
+            // clap's message is a paragraph, then usage hints; the paragraph
+            // says it all. A value with a line break in it stays on one line.
             let message = err.render().to_string();
-            eprintln!("{}", message.lines().next().unwrap_or("invalid arguments"));
+            let first = message.split("\n\n").next().unwrap_or("invalid arguments");
+            let first = first.trim_end().replace('\n', "\\n").replace('\r', "\\r");
+            eprintln!("{first}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -180,13 +183,15 @@ fn main() -> ExitCode {
 /// A header value must be visible ASCII and spaces: no CR/LF (no header
 /// injection), no control characters.
 fn parse_header_value(value: &str) -> Result<String, String> {
-    let value = value.trim();
-    if value.is_empty()
-        || !value
-            .bytes()
-            .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+    if !value
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
     {
         return Err("expected printable ASCII, like \"max-age=3600\"".into());
+    }
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() {
+        return Err("expected a value, like \"max-age=3600\"".into());
     }
     Ok(value.to_owned())
 }
