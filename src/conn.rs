@@ -4,8 +4,9 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
+use std::ops::Range;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -22,8 +23,11 @@ use crate::pool::LoadGuard;
 /// Size of a connection's read buffer: exactly the largest header section
 /// we accept, so a full buffer without a complete request is a `431`.
 const READ_BUFFER: usize = http::MAX_HEADER_BYTES;
-/// Room for a response head and a small file's body (see `representation::INLINE_BODY`).
-const OUTPUT_BUFFER: usize = 1024 + crate::representation::INLINE_BODY as usize;
+/// Bodies up to this size are copied behind the head, into one buffer;
+/// larger in-memory bodies go out beside it in one gathered write.
+const COPY_LIMIT: usize = 8 * 1024;
+/// Room for a response head and a copied body.
+const OUTPUT_BUFFER: usize = 1024 + COPY_LIMIT;
 /// Most bytes one `sendfile` call may send (bounded chunks keep latency even).
 const SENDFILE_CHUNK: u64 = 256 * 1024;
 /// Most bytes sent to one connection per turn, so one fast download does not
@@ -554,20 +558,42 @@ struct Outgoing {
     progress: Instant,
     status: Status,
     request_line: String,
+    /// Bytes sent so far, head included.
+    sent: u64,
     body_sent: u64,
 }
 
-/// A piece of a body that could not be copied into the first write.
+/// A piece of a body after the head: bytes in memory (sent with the head
+/// in one gathered write when they come first) or a file range (`sendfile`).
 enum Part {
-    Bytes {
-        bytes: Vec<u8>,
-        written: usize,
+    Memory {
+        bytes: Memory,
+        /// Sent so far.
+        pos: usize,
     },
     File {
         file: Rc<File>,
         offset: u64,
         remaining: u64,
     },
+}
+
+/// Bytes in memory: our own (multipart heads) or a cached file's, shared.
+enum Memory {
+    Owned(Vec<u8>),
+    Shared {
+        bytes: Rc<[u8]>,
+        range: Range<usize>,
+    },
+}
+
+impl Memory {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Memory::Owned(bytes) => bytes,
+            Memory::Shared { bytes, range } => &bytes[range.clone()],
+        }
+    }
 }
 
 enum Sent {
@@ -652,48 +678,37 @@ impl Outgoing {
             progress: ctx.now,
             status: reply.status,
             request_line,
+            sent: 0,
             body_sent: 0,
         }
     }
 
-    /// Sends as much as the socket takes, within `budget`.
+    /// Sends as much as the socket takes, within `budget`: the rest of the
+    /// head together with a leading in-memory part (one `sendmsg`), then
+    /// part after part.
     fn send(&mut self, stream: &TcpStream, budget: &mut u64, ctx: &mut Ctx) -> io::Result<Sent> {
-        while self.written < self.buf.len() {
-            match write(stream, &self.buf[self.written..])? {
-                Wrote::Bytes(n) => {
-                    let end = self.written + n as usize;
-                    self.body_sent += end.saturating_sub(self.head_len.max(self.written)) as u64;
-                    self.written = end;
-                    self.progressed(n, budget, ctx);
-                }
-                Wrote::Blocked => return Ok(Sent::Blocked),
+        loop {
+            if self.rest.front().is_some_and(Part::is_done) {
+                self.rest.pop_front();
+                continue;
             }
-        }
-        while let Some(part) = self.rest.front_mut() {
-            if *budget == 0 {
+            let head = &self.buf[self.written..];
+            if self.written == self.buf.len() && self.rest.is_empty() {
+                return Ok(Sent::All);
+            }
+            if head.is_empty() && *budget == 0 {
                 return Ok(Sent::BudgetSpent);
             }
-            let wrote = match part {
-                Part::Bytes { bytes, written } if *written == bytes.len() => {
-                    self.rest.pop_front();
-                    continue;
-                }
-                Part::File { remaining: 0, .. } => {
-                    self.rest.pop_front();
-                    continue;
-                }
-                Part::Bytes { bytes, written } => {
-                    let wrote = write(stream, &bytes[*written..])?;
-                    if let Wrote::Bytes(n) = wrote {
-                        *written += n as usize;
-                    }
-                    wrote
-                }
-                Part::File {
+            // Tell the kernel when more follows at once, so it doesn't push
+            // a short segment (the head) on its own.
+            let parts_after_front = self.rest.len() > 1;
+            let more = parts_after_front || (!head.is_empty() && !self.rest.is_empty());
+            let wrote = match self.rest.front_mut() {
+                Some(Part::File {
                     file,
                     offset,
                     remaining,
-                } => {
+                }) if head.is_empty() => {
                     let chunk = (*remaining).min(SENDFILE_CHUNK).min(*budget);
                     let wrote = sendfile(stream, file, offset, chunk)?;
                     if let Wrote::Bytes(n) = wrote {
@@ -701,19 +716,38 @@ impl Outgoing {
                     }
                     wrote
                 }
+                Some(Part::Memory { bytes, pos }) => {
+                    let data = &bytes.as_slice()[*pos..];
+                    let wrote = send(stream, &[head, data], parts_after_front)?;
+                    if let Wrote::Bytes(n) = wrote {
+                        let into_data = (n as usize).saturating_sub(head.len());
+                        *pos += into_data;
+                        self.written += n as usize - into_data;
+                    }
+                    wrote
+                }
+                _ => {
+                    let wrote = send(stream, &[head], more)?;
+                    if let Wrote::Bytes(n) = wrote {
+                        self.written += n as usize;
+                    }
+                    wrote
+                }
             };
             match wrote {
-                Wrote::Bytes(n) => {
-                    self.body_sent += n;
-                    self.progressed(n, budget, ctx);
-                }
+                Wrote::Bytes(n) => self.progressed(n, budget, ctx),
                 Wrote::Blocked => return Ok(Sent::Blocked),
             }
         }
-        Ok(Sent::All)
     }
 
     fn progressed(&mut self, n: u64, budget: &mut u64, ctx: &mut Ctx) {
+        // Everything but the head is body (for the access log).
+        let total_before = self.sent;
+        self.sent += n;
+        self.body_sent += self
+            .sent
+            .saturating_sub((self.head_len as u64).max(total_before));
         *budget = budget.saturating_sub(n);
         *ctx.bytes += n;
         self.progress = ctx.now;
@@ -734,21 +768,21 @@ impl Outgoing {
     }
 }
 
-/// Lays a payload out for sending: bytes go into `buf` (one write with the
-/// head) until the first file part; everything after that is queued.
+/// Lays a payload out for sending: small bytes are copied into `buf` (one
+/// write with the head) until the first part that isn't; the rest is queued.
 fn queue_payload(payload: Payload, buf: &mut Vec<u8>, rest: &mut VecDeque<Part>) {
-    let mut bytes = |data: &[u8], rest: &mut VecDeque<Part>| match rest.back_mut() {
-        None => buf.extend_from_slice(data),
-        Some(Part::Bytes { bytes, .. }) => bytes.extend_from_slice(data),
-        Some(Part::File { .. }) => rest.push_back(Part::Bytes {
-            bytes: data.to_vec(),
-            written: 0,
-        }),
+    let memory = |bytes: Memory, buf: &mut Vec<u8>, rest: &mut VecDeque<Part>| {
+        let data = bytes.as_slice();
+        if rest.is_empty() && data.len() <= COPY_LIMIT {
+            buf.extend_from_slice(data);
+        } else {
+            rest.push_back(Part::Memory { bytes, pos: 0 });
+        }
     };
     match payload {
         Payload::None => {}
-        Payload::Bytes(data) => bytes(&data, rest),
-        Payload::Shared { bytes: data, range } => bytes(&data[range], rest),
+        Payload::Bytes(bytes) => memory(Memory::Owned(bytes), buf, rest),
+        Payload::Shared { bytes, range } => memory(Memory::Shared { bytes, range }, buf, rest),
         Payload::File { file, offset, len } => rest.push_back(Part::File {
             file,
             offset,
@@ -762,16 +796,53 @@ fn queue_payload(payload: Payload, buf: &mut Vec<u8>, rest: &mut VecDeque<Part>)
     }
 }
 
-/// One non-blocking `write`.
-fn write(stream: &TcpStream, data: &[u8]) -> io::Result<Wrote> {
-    loop {
-        return match (&*stream).write(data) {
-            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => Ok(Wrote::Bytes(n as u64)),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(Wrote::Blocked),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => Err(err),
+impl Part {
+    fn is_done(&self) -> bool {
+        match self {
+            Part::Memory { bytes, pos } => *pos == bytes.as_slice().len(),
+            Part::File { remaining, .. } => *remaining == 0,
+        }
+    }
+}
+
+/// One non-blocking `sendmsg` of up to two slices (head and body), with
+/// `MSG_MORE` when more follows at once, so the kernel doesn't push a short
+/// segment yet.
+fn send(stream: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 2];
+    let mut count = 0;
+    for slice in slices.iter().filter(|s| !s.is_empty()).take(iov.len()) {
+        iov[count] = libc::iovec {
+            iov_base: slice.as_ptr() as *mut libc::c_void,
+            iov_len: slice.len(),
         };
+        count += 1;
+    }
+    // SAFETY: all-zero is a valid msghdr (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = count as _;
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    loop {
+        // SAFETY: the descriptor is open for the whole call (borrowed from
+        // `stream`); `msg` points at `count` iovecs, each describing a live
+        // slice borrowed for the whole call, which the kernel only reads.
+        let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, flags) };
+        if n > 0 {
+            return Ok(Wrote::Bytes(n as u64));
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(err),
+        }
     }
 }
 

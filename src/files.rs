@@ -30,7 +30,7 @@ const CACHE_TTL: Duration = Duration::from_secs(1);
 /// Files a worker's cache holds at most (each may hold a descriptor).
 pub const CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content a worker's cache holds at most.
-const CACHE_BYTES: usize = 4 * 1024 * 1024;
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The file name served for a directory when present.
 const INDEX_FILE: &str = "index.html";

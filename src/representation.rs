@@ -17,7 +17,7 @@ use crate::http::{self, Conditions, Payload, Precondition, Ranges, Reply, Repres
 
 /// File bodies up to this size are read into memory once (and cached), and
 /// go out with the response head in one `write`.
-pub const INLINE_BODY: u64 = 32 * 1024;
+pub const INLINE_BODY: u64 = 128 * 1024;
 
 /// A file's representations: as it is, and precompressed beside it.
 pub struct Variants {
