@@ -2,25 +2,24 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::net::TcpStream;
 
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::pool::Pool;
 
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
-/// Connections accepted in one go before the acceptor looks at its events again.
-const ACCEPT_BATCH: usize = 256;
-/// How long the acceptor pauses when it can't accept: descriptors exhausted,
-/// the connection limit reached, or every worker's channel full.
+/// Connections the kernel queues for us while the acceptor is busy or paused.
+const BACKLOG: libc::c_int = 4096;
+/// How long the acceptor pauses when it can't place a connection: the
+/// connection limit reached, or every worker's channel full.
 const BACKOFF: Duration = Duration::from_millis(10);
 const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an eviction request may take to free a slot before it is
@@ -33,9 +32,7 @@ const SPARE_FDS: u64 = 64;
 pub struct Server {
     config: Arc<Config>,
     root: Arc<Root>,
-    listener: TcpListener,
     local_addr: SocketAddr,
-    poll: Poll,
     shutdown: ShutdownHandle,
 }
 
@@ -48,7 +45,8 @@ pub struct ShutdownHandle {
 
 struct ShutdownInner {
     requested: AtomicBool,
-    waker: Waker,
+    /// Shared with the acceptor, which blocks in `accept` on it.
+    listener: TcpListener,
 }
 
 impl ShutdownHandle {
@@ -56,9 +54,17 @@ impl ShutdownHandle {
     /// flight finish, then makes [`Server::run`] return.
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
-        if let Err(err) = self.inner.waker.wake() {
-            log::error!("cannot wake the acceptor: {err}");
-        }
+        // Shutting down a listening socket closes it for new connections
+        // (they are refused from here on) and wakes an `accept` blocked on
+        // it with EINVAL. The descriptor stays open (and ours) as long as
+        // this handle lives, so this never hits another socket.
+        // SAFETY: the descriptor belongs to `self.inner.listener`, which is
+        // alive for the whole call.
+        unsafe { libc::shutdown(self.inner.listener.as_raw_fd(), libc::SHUT_RD) };
+    }
+
+    fn requested(&self) -> bool {
+        self.inner.requested.load(Ordering::SeqCst)
     }
 }
 
@@ -88,23 +94,26 @@ impl Server {
         )?;
         let addr = config.addr();
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        // std listens with a backlog of 128; a burst of a thousand clients
+        // deserves more (the kernel caps it at net.core.somaxconn).
+        // SAFETY: listen(2) on the listener's own open descriptor.
+        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
+            let source = io::Error::last_os_error();
+            return Err(Error::Bind { addr, source });
+        }
         let local_addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
-        let poll = Poll::new().map_err(Error::Io)?;
-        let waker = Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
         let shutdown = ShutdownHandle {
             inner: Arc::new(ShutdownInner {
                 requested: AtomicBool::new(false),
-                waker,
+                listener,
             }),
         };
         Ok(Server {
             config: Arc::new(config),
             root: Arc::new(root),
-            listener,
             local_addr,
-            poll,
             shutdown,
         })
     }
@@ -121,39 +130,20 @@ impl Server {
 
     /// Serves until shutdown is requested, then drains the pool within
     /// `shutdown_timeout`.
-    pub fn run(mut self) -> Result<Summary, Error> {
+    pub fn run(self) -> Result<Summary, Error> {
         let started = Instant::now();
         let mut pool = Pool::spawn(self.config.clone(), self.root.clone()).map_err(Error::Io)?;
-        self.poll
-            .registry()
-            .register(&mut self.listener, LISTENER, Interest::READABLE)
-            .map_err(Error::Io)?;
         let mut acceptor = Acceptor {
-            listener: &self.listener,
+            shutdown: &self.shutdown,
             pool: &pool,
             max_connections: raise_fd_limit(self.config.max_connections, self.config.workers),
             held: None,
             eviction_asked: None,
             emfile_logged: false,
         };
-        let mut events = Events::with_capacity(16);
-        let mut timeout = None;
-        while !self.shutdown.inner.requested.load(Ordering::SeqCst) {
-            if let Err(err) = self.poll.poll(&mut events, timeout)
-                && err.kind() != io::ErrorKind::Interrupted
-            {
-                return Err(Error::Io(err));
-            }
-            if self.shutdown.inner.requested.load(Ordering::SeqCst) {
-                break;
-            }
-            timeout = acceptor.accept_batch();
-        }
+        acceptor.run();
 
         log::info!("shutting down: no new connections; finishing requests in flight");
-        // Closing the listener refuses new connections from here on.
-        drop(acceptor);
-        drop(self.listener);
         pool.drain();
         let deadline = Instant::now() + self.config.shutdown_timeout;
         let (requests, bytes_sent, abandoned) = pool.join(deadline);
@@ -166,12 +156,18 @@ impl Server {
     }
 }
 
-/// The acceptor's state between polls.
+/// The main thread's job: accept connections and place them on workers.
+///
+/// The listener is blocking: the thread sleeps in `accept(2)` until a client
+/// arrives, and takes the next one at once if more are queued, so a new
+/// connection costs one system call here and no readiness polling.
+/// Shutdown wakes it through [`ShutdownHandle::shutdown`].
 struct Acceptor<'a> {
-    listener: &'a TcpListener,
+    shutdown: &'a ShutdownHandle,
     pool: &'a Pool,
     max_connections: usize,
-    /// A connection accepted but not yet placed (every channel was full).
+    /// A connection accepted but not yet placed (at the limit, or every
+    /// channel full); while one is held, the kernel backlog holds the rest.
     held: Option<(TcpStream, SocketAddr, Instant)>,
     /// When we last asked a worker to close an idle connection for the
     /// held one: asked once, and again only if that did not free a slot.
@@ -181,49 +177,44 @@ struct Acceptor<'a> {
 }
 
 impl Acceptor<'_> {
-    /// Accepts and places connections until the listener is empty, the batch
-    /// is done, or it must pause. Returns the poll timeout for what is left:
-    /// `None` to wait for the next event, zero to go on at once, or a pause.
-    fn accept_batch(&mut self) -> Option<Duration> {
-        if let Some((stream, peer, accepted)) = self.held.take()
-            && !self.admit(stream, peer, accepted)
-        {
-            return Some(BACKOFF);
-        }
-        for _ in 0..ACCEPT_BATCH {
-            match self.listener.accept() {
+    fn run(&mut self) {
+        while !self.shutdown.requested() {
+            if let Some((stream, peer, accepted)) = self.held.take()
+                && !self.admit(stream, peer, accepted)
+            {
+                thread::sleep(BACKOFF);
+                continue;
+            }
+            match accept(&self.shutdown.inner.listener) {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
                     if !self.admit(stream, peer, Instant::now()) {
-                        return Some(BACKOFF);
+                        thread::sleep(BACKOFF);
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     if !self.emfile_logged {
                         log::warn!("accept: {err}; pausing accepts while connections close");
                         self.emfile_logged = true;
                     }
-                    return Some(EMFILE_BACKOFF);
+                    thread::sleep(EMFILE_BACKOFF);
                 }
+                // EINVAL: the listener was shut down; the loop condition sees why.
+                Err(_) if self.shutdown.requested() => {}
                 Err(err) => {
                     // ECONNABORTED and friends: that one connection is gone.
                     log::debug!("accept: {err}");
                 }
             }
         }
-        Some(Duration::ZERO)
     }
-}
 
-impl Acceptor<'_> {
     /// Places a new connection on a worker. At the connection limit, or when
-    /// every worker's channel is full, holds it instead (the acceptor then
-    /// stops accepting, so the kernel backlog holds the rest) and returns
-    /// false. At the limit it also asks for the longest-idle keep-alive
-    /// connection to be closed, so that a newcomer is not kept waiting by
-    /// clients that are doing nothing.
+    /// every worker's channel is full, holds it instead and returns false.
+    /// At the limit it also asks for the longest-idle keep-alive connection
+    /// to be closed, so that a newcomer is not kept waiting by clients that
+    /// are doing nothing.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, accepted: Instant) -> bool {
         if self.pool.open_connections() >= self.max_connections {
             let now = Instant::now();
@@ -247,6 +238,65 @@ impl Acceptor<'_> {
                 false
             }
         }
+    }
+}
+
+/// Waits for the next connection: one `accept4(2)` that also makes the new
+/// socket non-blocking and close-on-exec (std's `accept` would need another
+/// system call for the first).
+fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    // SAFETY: all-zero is a valid (empty) sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the listener's descriptor is open for the whole call, and
+    // `storage`/`len` describe a writable buffer of exactly `len` bytes.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 just returned this descriptor; nothing else owns it,
+    // and the stream takes sole ownership (closing it once, on drop).
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let peer = socket_addr(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
+    Ok((TcpStream::from_std(stream), peer))
+}
+
+/// The address in a `sockaddr_storage` filled in by the kernel.
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which
+            // is smaller than sockaddr_storage and no more strictly aligned.
+            let addr =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(addr.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(addr.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let addr = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            let ip = Ipv6Addr::from(addr.sin6_addr.s6_addr);
+            let port = u16::from_be(addr.sin6_port);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                port,
+                addr.sin6_flowinfo,
+                addr.sin6_scope_id,
+            )))
+        }
+        _ => None,
     }
 }
 
