@@ -134,12 +134,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    eprintln!(
-        "Serving {} at {} with {workers} workers",
-        args.root.display(),
-        url(server.local_addr())
-    );
-
+    // Signals are handled from before the Serving line on, so one sent as
+    // soon as it appears is a graceful shutdown, not a kill.
     let handle = server.shutdown_handle();
     let signals = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
@@ -155,6 +151,12 @@ fn main() -> ExitCode {
         eprintln!("error: cannot install the signal handler: {err}");
         return ExitCode::from(EXIT_FAILURE);
     }
+    // Only now: a script that reads this line may signal us at once.
+    eprintln!(
+        "Serving {} at {} with {workers} workers",
+        args.root.display(),
+        url(server.local_addr())
+    );
 
     match server.run() {
         Ok(summary) => {
