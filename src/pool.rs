@@ -167,7 +167,17 @@ impl Pool {
         accepted: Instant,
     ) -> Result<(), (TcpStream, SocketAddr)> {
         let mut order: Vec<usize> = (0..self.workers.len()).collect();
-        order.sort_by_key(|&i| self.workers[i].shared.load.load(Ordering::Relaxed));
+        // Least loaded first; between equals, one that is awake: it takes
+        // the connection on its next round, and nobody pays for a wake-up
+        // (a context switch). Counting loads in coarser steps, to prefer
+        // awake workers more often, measured no better under ab.
+        order.sort_by_key(|&i| {
+            let shared = &self.workers[i].shared;
+            (
+                shared.load.load(Ordering::Relaxed),
+                shared.sleeping.load(Ordering::Relaxed),
+            )
+        });
         let mut conn = NewConn {
             stream,
             peer,
