@@ -7,7 +7,8 @@
 #
 # Environment: WORKERS (2) workers/worker processes for every server,
 # DUR (5) seconds per wrk run, REPEATS (3) rounds, AB_N (20000) ab requests,
-# IDLE_CONNS (5000) idle keep-alive connections for the memory row.
+# IDLE_CONNS (5000) idle keep-alive connections for the memory row (0: skip),
+# ROWS (all five) a subset of rows: c50 c1000 ab c8_10m c50_100k.
 #
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
 # round (ours, nginx, lighttpd, ours, …); each cell is the median requests/s
@@ -26,7 +27,8 @@ IDLE_CONNS=${IDLE_CONNS:-5000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVERS=(ours nginx lighttpd)
-ROWS=(c50 c1000 ab c8_10m c50_100k)
+# ROWS="c50 c1000" runs only those rows (any of the five below).
+read -r -a ROWS <<<"${ROWS:-c50 c1000 ab c8_10m c50_100k}"
 declare -A LABEL=(
     [c50]="wrk -c50 1k.bin (keep-alive)"
     [c1000]="wrk -c1000 1k.bin (keep-alive)"
@@ -359,13 +361,19 @@ run_rows() {
     local server=$1 rep=$2
     # Warm-up: page cache, nginx's open_file_cache, lazily spawned workers.
     wrk -t1 -c10 -d1s "http://127.0.0.1:$PORT/1k.bin" >/dev/null 2>&1 || true
-    run_wrk "$server" c50 50 /1k.bin "$rep"
-    run_wrk "$server" c1000 1000 /1k.bin "$rep"
-    run_ab "$server" ab "$rep"
-    run_wrk "$server" c8_10m 8 /10m.bin "$rep"
-    run_wrk "$server" c50_100k 50 /100k.bin "$rep"
+    local row
+    for row in "${ROWS[@]}"; do
+        case $row in
+            c50) run_wrk "$server" c50 50 /1k.bin "$rep" ;;
+            c1000) run_wrk "$server" c1000 1000 /1k.bin "$rep" ;;
+            ab) run_ab "$server" ab "$rep" ;;
+            c8_10m) run_wrk "$server" c8_10m 8 /10m.bin "$rep" ;;
+            c50_100k) run_wrk "$server" c50_100k 50 /100k.bin "$rep" ;;
+            *) die "unknown row '$row'" ;;
+        esac
+    done
     # Memory per idle keep-alive connection (KiB), in the first round only.
-    if ((rep == 1)); then
+    if ((rep == 1 && IDLE_CONNS > 0)); then
         python3 "$REPO/benches/idle_rss.py" "$MAIN_PID" "$PORT" "$IDLE_CONNS" /1k.bin \
             | awk '{print $1}' >"$RES/idle.$server" || echo NA >"$RES/idle.$server"
     fi
