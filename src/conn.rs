@@ -639,12 +639,15 @@ impl Outgoing {
             if let Some(modified) = &rep.last_modified {
                 head.header("Last-Modified", modified);
             }
-            if let Some(cache_control) = &ctx.config.cache_control {
+            if let (None, Some(cache_control)) = (reply.cache_control, &ctx.config.cache_control) {
                 head.header("Cache-Control", cache_control);
             }
             if !not_modified {
                 head.header("Accept-Ranges", "bytes");
             }
+        }
+        if let Some(cache_control) = reply.cache_control {
+            head.header("Cache-Control", cache_control);
         }
         if let Some(content_range) = &reply.content_range {
             head.header("Content-Range", content_range);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
-use crate::http::{Payload, Reply, Request, Status};
+use crate::http::{Reply, Request, Status};
 use crate::representation::{Variant, Variants};
 
 /// A listing shows at most this many entries, so one huge directory cannot
@@ -101,6 +101,13 @@ impl Root {
                     }
                 },
                 Found::Reply(reply) => return reply,
+                Found::Listing(listing) => {
+                    let mut reply = listing.respond(&request.conditions);
+                    // A listing changes whenever the directory does: caches
+                    // may keep it, but must ask (its ETag makes that cheap).
+                    reply.cache_control = Some("no-cache");
+                    return reply;
+                }
             },
         };
         let variant = if self.precompressed {
@@ -157,18 +164,13 @@ impl Root {
                 rel: index,
             };
         }
-        Found::Reply(match self.listing(&file, &resolved) {
-            Ok(page) => Reply {
-                status: Status::Ok,
-                content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
-                representation: None,
-                content_range: None,
-                location: None,
-                allow: None,
-                payload: Payload::Bytes(page.into_bytes()),
-            },
-            Err(err) => Reply::error(status_for(&err)),
-        })
+        match self.listing(&file, &resolved) {
+            Ok(page) => Found::Listing(Variant::generated(
+                page.into_bytes(),
+                Cow::Borrowed("text/html; charset=utf-8"),
+            )),
+            Err(err) => Found::Reply(Reply::error(status_for(&err))),
+        }
     }
 
     /// The representations of a regular file: itself, and with
@@ -303,6 +305,8 @@ enum Found {
         meta: fs::Metadata,
         rel: PathBuf,
     },
+    /// A directory listing, generated now (never cached).
+    Listing(Variant),
     Reply(Reply),
 }
 

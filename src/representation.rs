@@ -112,6 +112,28 @@ impl Variant {
         })
     }
 
+    /// A generated page (a directory listing) as a representation, with a
+    /// strong ETag from its content, so conditionals and ranges work on it.
+    pub fn generated(page: Vec<u8>, content_type: Cow<'static, str>) -> Variant {
+        // SipHash with fixed keys: the same page gets the same tag in every
+        // worker and every run.
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(&page);
+        let representation = Rc::new(Representation {
+            content_type,
+            content_encoding: None,
+            varies: false,
+            etag: format!("\"p-{:x}-{:016x}\"", page.len(), hasher.finish()),
+            modified: None,
+            last_modified: None,
+            len: page.len() as u64,
+        });
+        Variant {
+            representation,
+            body: Body::Inline(page.into()),
+        }
+    }
+
     /// The answer to a GET or HEAD of this representation: preconditions
     /// first (RFC 9110 §13.2.2), then `Range` (and `If-Range`).
     pub fn respond(&self, conditions: &Conditions) -> Reply {
@@ -158,6 +180,7 @@ impl Variant {
             content_type: None,
             representation: Some(self.representation.clone()),
             content_range,
+            cache_control: None,
             location: None,
             allow: None,
             payload,

@@ -202,3 +202,33 @@ fn show_hidden_serves_and_lists_dotfiles() {
     assert!(html.contains(".env"), ".env not listed:\n{html}");
     assert!(html.contains(".git/"), ".git/ not listed:\n{html}");
 }
+
+#[test]
+fn listing_has_a_validator_and_must_be_revalidated() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet", "--cache-control", "max-age=60"]);
+    let mut client = server.client();
+    let first = client.get("/list/");
+    assert_eq!(first.status, 200, "{first:?}");
+    // Not --cache-control: a listing changes with its directory.
+    assert_eq!(first.header("cache-control"), Some("no-cache"), "{first:?}");
+    let etag = first
+        .header("etag")
+        .expect("listing without ETag")
+        .to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+
+    let raw = format!("GET /list/ HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n");
+    client.send(raw.as_bytes());
+    let not_modified = client.read_head_response();
+    assert_eq!(not_modified.status, 304, "{not_modified:?}");
+    assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
+
+    // A new entry changes the page, and with it the tag.
+    root.file("list/new.txt", "new");
+    client.send(raw.as_bytes());
+    let changed = client.read_response();
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert!(changed.body_text().contains("new.txt"));
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+}

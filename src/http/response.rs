@@ -95,6 +95,9 @@ pub struct Reply {
     pub representation: Option<Rc<Representation>>,
     /// `Content-Range`, for `206` and `416`.
     pub content_range: Option<String>,
+    /// `Cache-Control` of a generated page (file responses take
+    /// `--cache-control` instead).
+    pub cache_control: Option<&'static str>,
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
@@ -158,6 +161,7 @@ impl Reply {
             content_type: Some(Cow::Borrowed("text/html; charset=utf-8")),
             representation: None,
             content_range: None,
+            cache_control: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some("GET, HEAD"),
             payload: Payload::Bytes(error_page(status)),
