@@ -323,9 +323,34 @@ stop_server() {
 # Each result line: rps connect read write timeout non2xx failed
 record() { echo "$3" >>"$RES/$1.$2"; }
 
+# CPU time (user + system, in clock ticks) of the server under test: every
+# thread of $MAIN_PID and of its child processes (nginx's and lighttpd's
+# workers).
+server_ticks() {
+    local pid task total=0
+    for pid in "$MAIN_PID" $(pgrep -P "$MAIN_PID" || true); do
+        for task in /proc/"$pid"/task/*; do
+            total=$((total + $(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0)))
+        done
+    done
+    echo "$total"
+}
+
+# Records the server's CPU microseconds per request for a run: less noisy
+# than requests/s on a shared machine, since it doesn't depend on how much
+# CPU the load generator got.
+record_cpu() {
+    local row=$1 server=$2 ticks=$3 requests=$4
+    [[ $requests =~ ^[0-9]+$ ]] && ((requests > 0)) || return 0
+    awk -v t="$ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' >>"$RES/$row.$server.cpu"
+}
+
 run_wrk() {
-    local server=$1 row=$2 conns=$3 path=$4 rep=$5 out rps errs non2xx
+    local server=$1 row=$2 conns=$3 path=$4 rep=$5 out rps errs non2xx ticks
+    ticks=$(server_ticks)
     out=$(wrk -t1 -c"$conns" -d"${DUR}s" "http://127.0.0.1:$PORT$path" 2>&1) || true
+    record_cpu "$row" "$server" $(($(server_ticks) - ticks)) "$(awk '/requests in/ {print $1}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     errs=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1 \2 \3 \4/p' <<<"$out")
@@ -339,8 +364,11 @@ run_wrk() {
 }
 
 run_ab() {
-    local server=$1 row=$2 rep=$3 out rps failed non2xx complete
+    local server=$1 row=$2 rep=$3 out rps failed non2xx complete ticks
+    ticks=$(server_ticks)
     out=$(ab -r -n "$AB_N" -c 50 "http://127.0.0.1:$PORT/1k.bin" 2>&1) || true
+    record_cpu "$row" "$server" $(($(server_ticks) - ticks)) \
+        "$(awk '/^Complete requests:/ {print $3}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
     rps=$(awk '/^Requests per second:/ {print $4}' <<<"$out")
     failed=$(awk '/^Failed requests:/ {print $3}' <<<"$out")
@@ -477,12 +505,31 @@ done
 echo
 o50=$(median "$RES/c50.ours")
 o1000=$(median "$RES/c1000.ours")
-echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after):"
+echo "Server CPU time per request, µs (user + system, all threads and worker processes; median over the rounds; lower is better):"
 echo
-echo "| | ours | nginx | lighttpd |"
-echo "|:--|--:|--:|--:|"
-echo "| KiB per idle connection | $(cat "$RES/idle.ours" 2>/dev/null || echo n/a) | $(cat "$RES/idle.nginx" 2>/dev/null || echo n/a) | $(cat "$RES/idle.lighttpd" 2>/dev/null || echo n/a) |"
+echo "| row | ours | nginx | lighttpd | ours / best peer |"
+echo "|:----|-----:|------:|---------:|-----------------:|"
+for row in "${ROWS[@]}"; do
+    o=$(median "$RES/$row.ours.cpu")
+    n=$(median "$RES/$row.nginx.cpu")
+    l=$(median "$RES/$row.lighttpd.cpu")
+    ratio=$(awk -v o="$o" -v n="$n" -v l="$l" 'BEGIN {
+        best = ""
+        if (n != "NA") best = n
+        if (l != "NA" && (best == "" || l + 0 < best + 0)) best = l
+        if (o == "NA" || best == "" || best == 0) print "n/a"; else printf "%.2f", o / best
+    }')
+    echo "| ${LABEL[$row]} | $o | $n | $l | $ratio |"
+done
 echo
+if ((IDLE_CONNS > 0)); then
+    echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after):"
+    echo
+    echo "| | ours | nginx | lighttpd |"
+    echo "|:--|--:|--:|--:|"
+    echo "| KiB per idle connection | $(cat "$RES/idle.ours" 2>/dev/null || echo n/a) | $(cat "$RES/idle.nginx" 2>/dev/null || echo n/a) | $(cat "$RES/idle.lighttpd" 2>/dev/null || echo n/a) |"
+    echo
+fi
 echo "ours -c1000 / -c50 (1k.bin): $(awk -v a="$o1000" -v b="$o50" 'BEGIN {
     if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }')"
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \
