@@ -29,10 +29,10 @@ const COPY_LIMIT: usize = 8 * 1024;
 /// Room for a response head and a copied body.
 const OUTPUT_BUFFER: usize = 1024 + COPY_LIMIT;
 /// Most bytes one `sendfile` call may send (bounded chunks keep latency even).
-const SENDFILE_CHUNK: u64 = 256 * 1024;
+const SENDFILE_CHUNK: u64 = 1024 * 1024;
 /// Most bytes sent to one connection per turn, so one fast download does not
 /// hold up its neighbours on the same worker.
-const WRITE_BUDGET: u64 = 1024 * 1024;
+const WRITE_BUDGET: u64 = 2 * 1024 * 1024;
 /// Most requests answered on one connection per turn (pipelining).
 const REQUEST_BUDGET: u32 = 64;
 /// How long, and how much, we keep reading from a client after shutting down
