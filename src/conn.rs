@@ -413,7 +413,11 @@ impl Conn {
             Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
             Method::Unknown => Reply::error(Status::NotImplemented),
         };
-        let close = !request.keep_alive || chunked || ctx.draining;
+        // A client that sent `Expect: 100-continue` may or may not send its
+        // body after our final answer (RFC 9110 §10.1.1): the stream can't
+        // be trusted, so close rather than guess.
+        let unsure_body = request.expects_continue && request.body != Body::None;
+        let close = !request.keep_alive || chunked || unsure_body || ctx.draining;
         let announce_keep_alive = request.version == Version::Http10 && !close;
         let line = if ctx.config.access_log {
             format!(

@@ -163,3 +163,27 @@ fn incomplete_header_section_times_out() {
     let resp = server.get("/a.txt");
     assert_eq!(resp.status, 200, "{resp:?}");
 }
+
+#[test]
+fn expect_continue_with_a_body_is_answered_and_closed() {
+    // The client holds its body back until it sees 100 Continue; after our
+    // final answer it may send it or not, so the connection can't go on.
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let mut client = server.client();
+    client.send(
+        b"POST /a.txt HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+    );
+    let resp = client.read_response();
+    assert_eq!(resp.status, 405, "{resp:?}");
+    assert!(resp.connection_has("close"), "{resp:?}");
+    assert!(client.wait_closed(Duration::from_secs(10)));
+
+    // Without Expect, a body that arrives is skipped and the connection lives.
+    let mut client = server.client();
+    client.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    let resp = client.read_response();
+    assert_eq!(resp.status, 405, "{resp:?}");
+    assert!(!resp.connection_has("close"), "{resp:?}");
+    assert_eq!(client.get("/a.txt").body, b"file a\n");
+}
