@@ -275,15 +275,8 @@ impl Conn {
             State::Reading { .. } => {
                 log::debug!("{}: header timeout", self.peer);
                 let raw = self.input.as_ref().map(Input::data).unwrap_or_default();
-                let line = access_log::sanitize(raw);
-                self.queue(
-                    Reply::error(Status::RequestTimeout),
-                    false,
-                    true,
-                    false,
-                    line,
-                    ctx,
-                );
+                let framing = Framing::closing(access_log::sanitize(raw));
+                self.queue(Reply::error(Status::RequestTimeout), framing, ctx);
                 self.drive(false, ctx)
             }
             State::Writing(out) => {
@@ -390,8 +383,8 @@ impl Conn {
                     err.reason,
                     err.status.code()
                 );
-                let line = access_log::sanitize(input.data());
-                self.queue(Reply::error(err.status), false, true, false, line, ctx);
+                let framing = Framing::closing(access_log::sanitize(input.data()));
+                self.queue(Reply::error(err.status), framing, ctx);
                 false
             }
         }
@@ -418,39 +411,27 @@ impl Conn {
         // be trusted, so close rather than guess.
         let unsure_body = request.expects_continue && request.body != Body::None;
         let close = !request.keep_alive || chunked || unsure_body || ctx.draining;
-        let announce_keep_alive = request.version == Version::Http10 && !close;
-        let line = if ctx.config.access_log {
-            format!(
-                "{} {} {}",
-                request.method_name,
-                request.target,
-                request.version.as_str()
-            )
-        } else {
-            String::new()
+        let framing = Framing {
+            head_only: request.method == Method::Head,
+            close,
+            announce_keep_alive: request.version == Version::Http10 && !close,
+            request_line: if ctx.config.access_log {
+                format!(
+                    "{} {} {}",
+                    request.method_name,
+                    request.target,
+                    request.version.as_str()
+                )
+            } else {
+                String::new()
+            },
         };
-        let head_only = request.method == Method::Head;
-        self.queue(reply, head_only, close, announce_keep_alive, line, ctx);
+        self.queue(reply, framing, ctx);
     }
 
     /// Encodes `reply` and makes it the response being written.
-    fn queue(
-        &mut self,
-        reply: Reply,
-        head_only: bool,
-        close: bool,
-        announce_keep_alive: bool,
-        request_line: String,
-        ctx: &mut Ctx,
-    ) {
-        let out = Outgoing::encode(
-            reply,
-            head_only,
-            close,
-            announce_keep_alive,
-            request_line,
-            ctx,
-        );
+    fn queue(&mut self, reply: Reply, framing: Framing, ctx: &mut Ctx) {
+        let out = Outgoing::encode(reply, framing, ctx);
         self.state = State::Writing(Box::new(out));
     }
 
@@ -547,6 +528,31 @@ impl Input {
     }
 }
 
+/// How a response goes out on this connection, beside what it says.
+struct Framing {
+    /// HEAD: the head only, with the body's `Content-Length`.
+    head_only: bool,
+    /// `Connection: close`, and close once it is sent.
+    close: bool,
+    /// `Connection: keep-alive` (HTTP/1.0 clients need to be told).
+    announce_keep_alive: bool,
+    /// For the access log.
+    request_line: String,
+}
+
+impl Framing {
+    /// For an answer after which the stream can't be trusted (a malformed
+    /// or timed-out request): always closes.
+    fn closing(request_line: String) -> Framing {
+        Framing {
+            head_only: false,
+            close: true,
+            announce_keep_alive: false,
+            request_line,
+        }
+    }
+}
+
 /// A response on its way out: the head and what of the body fits in `buf`
 /// go in one `write`; the rest follows part by part (file ranges with
 /// `sendfile`).
@@ -613,14 +619,13 @@ enum Wrote {
 }
 
 impl Outgoing {
-    fn encode(
-        reply: Reply,
-        head_only: bool,
-        close: bool,
-        announce_keep_alive: bool,
-        request_line: String,
-        ctx: &mut Ctx,
-    ) -> Outgoing {
+    fn encode(reply: Reply, framing: Framing, ctx: &mut Ctx) -> Outgoing {
+        let Framing {
+            head_only,
+            close,
+            announce_keep_alive,
+            request_line,
+        } = framing;
         let mut buf = ctx.buffers.take_output();
         let mut head = Head::new(&mut buf, reply.status, ctx.clock.http_date());
         let rep = reply.representation.as_deref();

@@ -19,35 +19,6 @@ fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit. Returns
-/// false (after printing why) when the hard limit is below `needed`.
-fn raise_fd_limit(needed: u64) -> bool {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for the call to fill in.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
-    if limit.rlim_max < needed {
-        eprintln!(
-            "SKIPPED: the hard open-file limit ({}) is below the {needed} this test needs",
-            limit.rlim_max
-        );
-        return false;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit that the call only reads.
-        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
-        assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
-    }
-    true
-}
-
 const BODY: &str = "capacity test body\n";
 
 fn site() -> DocRoot {

@@ -20,35 +20,6 @@ const BEFORE_SIGNAL: usize = 1024 * 1024;
 /// Read size (and pace: a short pause after each) once the signal is sent.
 const CHUNK: usize = 256 * 1024;
 
-/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit. Returns
-/// false (after printing why) when the hard limit is below `needed`.
-fn raise_fd_limit(needed: u64) -> bool {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit for the call to fill in.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
-    if limit.rlim_max < needed {
-        eprintln!(
-            "SKIPPED: the hard open-file limit ({}) is below the {needed} this test needs",
-            limit.rlim_max
-        );
-        return false;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
-        };
-        // SAFETY: `raised` is a valid rlimit that the call only reads.
-        let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
-        assert_eq!(rc, 0, "setrlimit: {}", std::io::Error::last_os_error());
-    }
-    true
-}
-
 /// FNV-1a over 64-bit little-endian words (the length is a multiple of 8
 /// wherever it is used here), so hashing 32 MiB stays quick in debug builds.
 fn checksum(state: u64, bytes: &[u8]) -> u64 {
