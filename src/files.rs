@@ -263,9 +263,9 @@ impl Root {
         let _ = write!(
             page,
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n\
-             <style>body{{font-family:sans-serif;margin:2em}}td{{padding:0 1em 0 0}}\
-             td.n{{text-align:right}}</style></head>\n<body><h1>{title}</h1>\n<table>\n\
-             <tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+             <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:0 1em 0 0}}\
+             th{{text-align:left}}.n{{text-align:right}}</style></head>\n<body><h1>{title}</h1>\n<table>\n\
+             <tr><th>Name</th><th class=\"n\">Size</th><th>Modified</th></tr>\n"
         );
         if !resolved.rel.as_os_str().is_empty() {
             page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
