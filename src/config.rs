@@ -5,6 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The longest any timeout may be (one day): deadlines are computed as
+/// `now + timeout`, which must not overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
 /// The most workers a server may be asked to run.
 pub const MAX_WORKERS: usize = 1024;
 
@@ -82,16 +86,17 @@ impl Config {
             ));
         }
         let timeouts = [
-            ("--header-timeout", self.header_timeout),
-            ("--keepalive-timeout", self.keepalive_timeout),
-            ("--write-timeout", self.write_timeout),
+            ("--header-timeout", self.header_timeout, 1),
+            ("--keepalive-timeout", self.keepalive_timeout, 1),
+            ("--write-timeout", self.write_timeout, 1),
+            ("--shutdown-timeout", self.shutdown_timeout, 0),
         ];
-        for (flag, value) in timeouts {
-            if value.is_zero() {
+        for (flag, value, min) in timeouts {
+            if value.as_secs() < min || value > Duration::from_secs(MAX_TIMEOUT_SECS) {
                 return Err(ConfigError::new(
                     flag,
-                    "0".into(),
-                    "a number of seconds greater than 0".into(),
+                    value.as_secs().to_string(),
+                    format!("a number of seconds from {min} to {MAX_TIMEOUT_SECS}"),
                 ));
             }
         }
@@ -141,11 +146,17 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 4] = [
+        let cases: [Case; 6] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
             ("--header-timeout", |c| c.header_timeout = Duration::ZERO),
+            ("--keepalive-timeout", |c| {
+                c.keepalive_timeout = Duration::MAX
+            }),
+            ("--shutdown-timeout", |c| {
+                c.shutdown_timeout = Duration::from_secs(MAX_TIMEOUT_SECS + 1)
+            }),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

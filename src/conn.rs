@@ -104,6 +104,9 @@ pub struct Conn {
     may_read: bool,
     /// Requests answered on this connection.
     served: u64,
+    /// The client shut down its side (FIN seen by the poll): whatever we
+    /// read, an end of stream follows, and no further event will say so.
+    peer_closed: bool,
     /// The socket is in its worker's poll (it joins when it first waits).
     pub registered: bool,
     /// `TCP_NODELAY` is set (before the first write that could be delayed).
@@ -121,6 +124,7 @@ impl Conn {
             discard: 0,
             may_read: true,
             served: 0,
+            peer_closed: false,
             registered: false,
             nodelay: false,
             _load: load,
@@ -156,6 +160,16 @@ impl Conn {
         if readable {
             self.may_read = true;
         }
+        self.drive_turn(ctx)
+    }
+
+    /// After a readiness event that says the client shut down its side.
+    pub fn drive_closed(&mut self, ctx: &mut Ctx) -> Next {
+        self.peer_closed = true;
+        self.drive(true, ctx)
+    }
+
+    fn drive_turn(&mut self, ctx: &mut Ctx) -> Next {
         let mut turn = Turn {
             requests: 0,
             budget: WRITE_BUDGET,
@@ -232,12 +246,9 @@ impl Conn {
         }
         match self.read(ctx) {
             Ok(0) => Some(Next::Close),
-            Ok(_) => {
-                if let State::Idle { .. } = self.state {
-                    self.state = State::Reading { since: ctx.now };
-                }
-                None
-            }
+            // Idle → Reading happens in `take_request`, once the bytes turn
+            // out to be (part of) a request and not a body being skipped.
+            Ok(_) => None,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Some(self.wait_for_input(ctx)),
             Err(err) => {
                 log::debug!("{}: read failed: {err}", self.peer);
@@ -333,7 +344,7 @@ impl Conn {
             match self.stream.read(space) {
                 Ok(n) => {
                     input.end += n;
-                    self.may_read = n == wanted;
+                    self.may_read = n == wanted || self.peer_closed;
                     return Ok(n);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -416,12 +427,14 @@ impl Conn {
             close,
             announce_keep_alive: request.version == Version::Http10 && !close,
             request_line: if ctx.config.access_log {
-                format!(
+                // The target may hold quotes; escape it like any other.
+                let line = format!(
                     "{} {} {}",
                     request.method_name,
                     request.target,
                     request.version.as_str()
-                )
+                );
+                access_log::sanitize(line.as_bytes())
             } else {
                 String::new()
             },
@@ -446,7 +459,12 @@ impl Conn {
     /// be sending (unread input or body), shut our side and drain theirs
     /// first, so it reads the response instead of a reset.
     fn begin_close(&mut self, ctx: &mut Ctx) -> Next {
-        let unread = self.discard > 0 || self.input.as_ref().is_some_and(|i| !i.is_empty());
+        // While draining, a pipelined request may have arrived since the last
+        // read: closing on unread data would reset the connection and could
+        // destroy the response just sent. Linger to be safe.
+        let unread = self.discard > 0
+            || self.input.as_ref().is_some_and(|i| !i.is_empty())
+            || (ctx.draining && !self.peer_closed);
         if let Some(input) = self.input.take() {
             ctx.buffers.put_input(input.buf);
         }

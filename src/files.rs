@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -231,7 +232,11 @@ impl Root {
         if !canonical.starts_with(&self.path) {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));
         }
-        File::open(canonical)
+        // Non-blocking like openat2 above: opening a FIFO must not block.
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(canonical)
     }
 
     /// An HTML page listing the directory `dir`: folders first, then files,
@@ -252,9 +257,25 @@ impl Root {
                 truncated = true;
                 break;
             }
-            // Follow symlinks for the size and kind; a dangling one still shows.
-            let meta = entry.path().metadata().or_else(|_| entry.metadata())?;
-            rows.push((meta.is_dir(), name, meta.len(), meta.modified().ok()));
+            let meta = entry.metadata()?;
+            if meta.file_type().is_symlink() {
+                // Size, time and kind of what it points to, but only if that
+                // is under the root: never describe a file we won't serve.
+                match self
+                    .open_file(&resolved.rel.join(&name))
+                    .and_then(|f| f.metadata())
+                {
+                    Ok(target) => rows.push((
+                        target.is_dir(),
+                        name,
+                        Some(target.len()),
+                        target.modified().ok(),
+                    )),
+                    Err(_) => rows.push((false, name, None, None)),
+                }
+                continue;
+            }
+            rows.push((meta.is_dir(), name, Some(meta.len()), meta.modified().ok()));
         }
         rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
 
@@ -274,10 +295,9 @@ impl Root {
             let href = percent_encode(name.as_bytes(), SEGMENT).to_string();
             let shown = html_escape(&name.to_string_lossy());
             let slash = if *is_dir { "/" } else { "" };
-            let size = if *is_dir {
-                "-".to_owned()
-            } else {
-                human_size(*size)
+            let size = match size {
+                Some(size) if !*is_dir => human_size(*size),
+                _ => "-".to_owned(),
             };
             let modified = modified.map(httpdate::fmt_http_date).unwrap_or_default();
             let _ = writeln!(

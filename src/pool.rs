@@ -26,6 +26,8 @@ use crate::http::Clock;
 /// another worker, then stops accepting (the kernel backlog holds the rest).
 const CHANNEL_CAPACITY: usize = 256;
 const WAKER: Token = Token(usize::MAX);
+/// Idle connections one eviction request may look at (each gets a read).
+const EVICTION_CANDIDATES: usize = 16;
 const EVENTS_CAPACITY: usize = 1024;
 
 /// A connection accepted by the acceptor, on its way to a worker.
@@ -348,8 +350,13 @@ impl Worker {
             if event.token() == WAKER {
                 continue;
             }
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            self.serve(event.token().0, now, |conn, ctx| conn.drive(readable, ctx));
+            let key = event.token().0;
+            if event.is_read_closed() || event.is_error() {
+                self.serve(key, now, |conn, ctx| conn.drive_closed(ctx));
+            } else {
+                let readable = event.is_readable();
+                self.serve(key, now, |conn, ctx| conn.drive(readable, ctx));
+            }
         }
         for _ in 0..self.ready.len() {
             let Some(key) = self.ready.pop_front() else {
@@ -447,13 +454,26 @@ impl Worker {
     /// asked for, and publishes when the longest-idle one left went idle.
     fn evict_idle(&mut self, now: Instant) {
         let mut wanted = self.shared.evict.swap(0, Ordering::Relaxed);
-        while wanted > 0 {
+        // Each candidate gets one last read first: a request that arrived
+        // since the last event makes it busy, not idle, and it is spared.
+        let mut looked = 0;
+        while wanted > 0 && looked < EVICTION_CANDIDATES {
             let Some((key, _)) = self.deadlines.first(Wait::Idle) else {
                 break;
             };
-            log::debug!("at the connection limit: closing the longest-idle connection");
-            self.close(key);
-            wanted -= 1;
+            looked += 1;
+            self.serve(key, now, |conn, ctx| conn.drive(true, ctx));
+            if !self.conns.contains(key) {
+                wanted -= 1; // it closed by itself: that made room too
+            } else if self
+                .deadlines
+                .get(key)
+                .is_some_and(|(wait, _)| wait == Wait::Idle)
+            {
+                log::debug!("at the connection limit: closing the longest-idle connection");
+                self.close(key);
+                wanted -= 1;
+            }
         }
         let oldest = match self.deadlines.first(Wait::Idle) {
             Some((_, at)) => nanos_since(

@@ -304,7 +304,8 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 /// `max_connections` needs (with the workers' cached files). Returns the
 /// connection limit the descriptors allow.
 fn raise_fd_limit(max_connections: usize, workers: usize) -> usize {
-    let spare = SPARE_FDS + (workers * CACHE_ENTRIES) as u64;
+    // A cached file may hold three descriptors (itself, .br, .gz).
+    let spare = SPARE_FDS + (workers * CACHE_ENTRIES * 3) as u64;
     let needed = max_connections as u64 + spare;
     let mut limit = libc::rlimit {
         rlim_cur: 0,

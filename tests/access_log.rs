@@ -109,3 +109,16 @@ fn quiet_writes_no_access_log() {
         "--quiet still logged: {lines:?}"
     );
 }
+
+#[test]
+fn quotes_in_the_target_are_escaped() {
+    let root = site();
+    let server = Server::start(root.path(), &[]);
+    let mut client = server.client();
+    client.send(b"GET /a\"b HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(client.read_response().status, 404);
+    let line = server
+        .wait_stdout_line(LOG_WAIT, |l| l.contains("/a\\\"b"))
+        .expect("no access-log line with the escaped target");
+    assert!(line.contains("\"GET /a\\\"b HTTP/1.1\" 404"), "{line}");
+}

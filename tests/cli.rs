@@ -184,3 +184,18 @@ fn bind_ipv6_loopback() {
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.body, b"over six");
 }
+
+#[test]
+fn timeouts_out_of_range_are_one_line_usage_errors() {
+    for (flag, value) in [
+        ("--keepalive-timeout", "18446744073709551615"),
+        ("--header-timeout", "0"),
+        ("--write-timeout", "86401"),
+        ("--shutdown-timeout", "999999999"),
+    ] {
+        let out = usage_error(&["--port", "0", flag, value]);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{flag} {value}: {out:?}");
+        assert!(lines[0].contains(flag), "{out:?}");
+    }
+}

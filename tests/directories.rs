@@ -232,3 +232,24 @@ fn listing_has_a_validator_and_must_be_revalidated() {
     assert!(changed.body_text().contains("new.txt"));
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
 }
+
+#[test]
+fn listing_does_not_describe_files_outside_the_root() {
+    let root = site();
+    let outside = root.parent().join("outside").join("secret.txt");
+    root.symlink(&outside, "list/escape");
+    root.symlink("bravo.txt", "list/inner_link.txt");
+    let server = Server::start(root.path(), &["--quiet"]);
+    let page = server.get("/list/").body_text();
+    let row = |name: &str| {
+        page.lines()
+            .find(|l| l.contains(&format!(">{name}<")))
+            .unwrap_or_else(|| panic!("{name} not listed: {page}"))
+            .to_owned()
+    };
+    // The secret's size would be "27 B"; a link out of the root shows none.
+    let escape = row("escape");
+    assert!(!escape.contains(" B<"), "{escape}");
+    // A link inside the root shows its target's size (1 byte).
+    assert!(row("inner_link.txt").contains("1 B"), "{page}");
+}

@@ -187,3 +187,60 @@ fn expect_continue_with_a_body_is_answered_and_closed() {
     assert!(!resp.connection_has("close"), "{resp:?}");
     assert_eq!(client.get("/a.txt").body, b"file a\n");
 }
+
+#[test]
+fn a_body_that_arrives_after_its_answer_leaves_the_connection_idle() {
+    // The body is skipped; the connection is idle again, not "reading a
+    // request" (which would end with a 408 at the header deadline).
+    let root = site();
+    let server = Server::start(
+        root.path(),
+        &[
+            "--quiet",
+            "--header-timeout",
+            "1",
+            "--keepalive-timeout",
+            "30",
+        ],
+    );
+    let mut client = server.client();
+    client.send(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(client.read_response().status, 405);
+    client.send(b"hello");
+    // Past the header deadline: nothing may arrive, and the connection works.
+    client
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match client.read_some(&mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected silence on an idle connection, got {other:?}"),
+    }
+    client
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(client.get("/a.txt").body, b"file a\n");
+}
+
+#[test]
+fn a_request_followed_by_fin_is_answered_then_closed() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    for _ in 0..5 {
+        let mut client = server.client();
+        assert_eq!(client.get("/a.txt").status, 200);
+        client.send(b"GET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        client.stream().shutdown(std::net::Shutdown::Write).unwrap();
+        let resp = client.read_response();
+        assert_eq!(resp.body, b"file b, a bit longer\n");
+        // The FIN came with the request: the server sees it and closes,
+        // rather than keeping the connection until the keep-alive timeout.
+        assert!(client.wait_closed(Duration::from_secs(5)));
+    }
+}

@@ -152,3 +152,18 @@ fn absolute_symlink_within_the_root_is_served() {
         assert_eq!(resp.body_text(), "inside b", "{target}");
     }
 }
+
+#[test]
+fn a_fifo_behind_an_absolute_symlink_does_not_block_the_worker() {
+    let root = DocRoot::new();
+    root.file("a.txt", "a");
+    let fifo = root.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+    root.symlink(&fifo, "abs_fifo");
+    let server = Server::start(root.path(), &["--quiet", "--workers", "1"]);
+    let mut client = server.client();
+    assert_eq!(client.get("/abs_fifo").status, 404);
+    assert_eq!(client.get("/a.txt").status, 200);
+}
