@@ -53,31 +53,6 @@ fn site() -> DocRoot {
     root
 }
 
-/// A request with extra header lines.
-fn raw_request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    req
-}
-
-/// Sends one request on `client` and reads its response.
-fn exchange(client: &mut Client, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-    client.send(raw_request(method, path, headers).as_bytes());
-    if method == "HEAD" {
-        client.read_head_response()
-    } else {
-        client.read_response()
-    }
-}
-
-/// One request on a fresh connection.
-fn fetch(server: &Server, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-    exchange(&mut server.client(), method, path, headers)
-}
-
 /// The ETag of `path`, checked to be a strong, quoted entity-tag.
 fn etag_of(resp: &Response) -> String {
     let etag = resp

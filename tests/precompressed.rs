@@ -49,16 +49,6 @@ fn site() -> DocRoot {
     root
 }
 
-/// A request with extra header lines.
-fn raw_request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    req.push_str("\r\n");
-    req
-}
-
 /// One request on a fresh connection.
 fn fetch(server: &Server, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     let mut client = server.client();

@@ -942,3 +942,33 @@ pub fn raise_fd_limit(needed: u64) -> bool {
     }
     true
 }
+
+/// A request with extra header lines.
+pub fn raw_request(method: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    req.push_str("\r\n");
+    req
+}
+
+/// Sends one request on `client` and reads its response.
+pub fn exchange(
+    client: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    client.send(raw_request(method, path, headers).as_bytes());
+    if method == "HEAD" {
+        client.read_head_response()
+    } else {
+        client.read_response()
+    }
+}
+
+/// One request on a fresh connection.
+pub fn fetch(server: &Server, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    exchange(&mut server.client(), method, path, headers)
+}
