@@ -331,7 +331,10 @@ fn raise_fd_limit(max_connections: usize, workers: usize) -> usize {
         }
     }
     if limit.rlim_cur < needed {
-        let allowed = limit.rlim_cur.saturating_sub(spare).max(1) as usize;
+        // Under a low limit, the file caches get at most a quarter of it:
+        // they only hold descriptors of large files, and connections matter more.
+        let cache = (spare - SPARE_FDS).min(limit.rlim_cur / 4);
+        let allowed = limit.rlim_cur.saturating_sub(SPARE_FDS + cache).max(1) as usize;
         log::warn!(
             "the open-file limit ({}) allows only {allowed} connections, not {max_connections}",
             limit.rlim_cur

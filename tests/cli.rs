@@ -199,3 +199,103 @@ fn timeouts_out_of_range_are_one_line_usage_errors() {
         assert!(lines[0].contains(flag), "{out:?}");
     }
 }
+
+/// Starts the server with its open-file limit set to `soft`/`hard` and
+/// returns the stderr line that mentions the limit (then stops it).
+fn open_file_limit_line(soft: u64, hard: u64) -> Option<String> {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let root = DocRoot::new();
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "--quiet",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+        ])
+        .arg(root.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches
+    // nothing but its own copies of two integers.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("spawn the server");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + CLI_TIMEOUT;
+    let mut found = None;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("open-file limit") => {
+                found = Some(line);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    found
+}
+
+#[test]
+fn a_low_soft_open_file_limit_is_raised_and_logged() {
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `hard` is a valid, writable rlimit.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) },
+        0
+    );
+    if hard.rlim_max < 12_000 {
+        eprintln!(
+            "SKIPPED: the hard open-file limit is only {}",
+            hard.rlim_max
+        );
+        return;
+    }
+    let line = open_file_limit_line(1024, hard.rlim_max).expect("no log line about the limit");
+    assert!(
+        line.contains(&format!(
+            "raised the open-file limit from 1024 to {}",
+            hard.rlim_max
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_low_hard_open_file_limit_caps_connections_and_says_so() {
+    let line = open_file_limit_line(1024, 1024).expect("no log line about the limit");
+    // 1024, less 64 spare, less a quarter for the file caches.
+    assert!(line.contains("allows only 704 connections"), "{line}");
+}
