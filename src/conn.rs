@@ -731,8 +731,11 @@ impl Outgoing {
             }
             // Tell the kernel when more follows at once, so it doesn't push
             // a short segment (the head) on its own.
-            let parts_after_front = self.rest.len() > 1;
-            let more = parts_after_front || (!head.is_empty() && !self.rest.is_empty());
+            // When the connection closes after this response, the last
+            // piece is held back too: the close then sends it with the FIN,
+            // one segment instead of two.
+            let parts_after_front = self.rest.len() > 1 || self.close;
+            let more = parts_after_front || !head.is_empty() && !self.rest.is_empty();
             let wrote = match self.rest.front_mut() {
                 Some(Part::File {
                     file,
