@@ -661,19 +661,13 @@ mod tests {
             "/", "//", ".", "..", "%2e", "%2E%2e", "%2f", "%5c", "%00", "a", ".env", "%2eenv", "?",
             "#", "%", "%zz", "\\", "http://h", "é", "%c3%a9",
         ];
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::fuzz::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
             let mut target = String::new();
             for _ in 0..next() % 12 {
                 target.push_str(PIECES[next() as usize % PIECES.len()]);
             }
-            let show_hidden = next() % 2 == 0;
+            let show_hidden = next().is_multiple_of(2);
             if let Ok(resolved) = resolve(&target, show_hidden) {
                 for segment in resolved.rel.components() {
                     let std::path::Component::Normal(name) = segment else {

@@ -22,6 +22,8 @@ mod config;
 mod conn;
 mod deadlines;
 mod files;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod pool;
 mod representation;

@@ -168,30 +168,32 @@ impl Pool {
         peer: SocketAddr,
         accepted: Instant,
     ) -> Result<(), (TcpStream, SocketAddr)> {
-        let mut order: Vec<usize> = (0..self.workers.len()).collect();
         // Least loaded first; between equals, one that is awake: it takes
         // the connection on its next round, and nobody pays for a wake-up
         // (a context switch). Counting loads in coarser steps, to prefer
         // awake workers more often, measured no better under ab.
-        order.sort_by_key(|&i| {
-            let shared = &self.workers[i].shared;
-            (
-                shared.load.load(Ordering::Relaxed),
-                shared.sleeping.load(Ordering::Relaxed),
-            )
-        });
-        let mut conn = NewConn {
-            stream,
-            peer,
-            accepted,
-            load: self.guard(order[0]),
-        };
-        for &i in &order {
+        let count = self.workers.len();
+        let best = (0..count)
+            .min_by_key(|&i| {
+                let shared = &self.workers[i].shared;
+                (
+                    shared.load.load(Ordering::Relaxed),
+                    shared.sleeping.load(Ordering::Relaxed),
+                )
+            })
+            .unwrap_or(0);
+        // If its channel is full, any other worker with room.
+        let candidates = std::iter::once(best).chain((0..count).filter(|&i| i != best));
+        let (mut stream, mut peer) = (stream, peer);
+        for i in candidates {
             let worker = &self.workers[i];
             let Some(sender) = &worker.sender else { break };
-            if !Arc::ptr_eq(&conn.load.worker, &worker.shared) {
-                conn.load = self.guard(i);
-            }
+            let conn = NewConn {
+                stream,
+                peer,
+                accepted,
+                load: self.guard(i),
+            };
             match sender.try_send(conn) {
                 Ok(()) => {
                     // Wake the worker only if it sleeps in (or is about to
@@ -203,10 +205,13 @@ impl Pool {
                     }
                     return Ok(());
                 }
-                Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => conn = back,
+                // Dropping the returned guard takes the count back.
+                Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
+                    (stream, peer) = (back.stream, back.peer);
+                }
             }
         }
-        Err((conn.stream, conn.peer))
+        Err((stream, peer))
     }
 
     fn guard(&self, worker: usize) -> LoadGuard {

@@ -34,33 +34,6 @@ fn assert_ok(resp: &Response, what: &str) {
     assert!(!resp.connection_has("close"), "{what}: {resp:?}");
 }
 
-/// Opens `count` connections in batches (connect and send a request on each
-/// connection of the batch, then read every response), leaving each idle
-/// after its `200`. Batches keep the server's accept backlog from
-/// overflowing.
-fn open_idle(server: &Server, count: usize, batch: usize, deadline: Instant) -> Vec<Client> {
-    let request = get_request("/a.txt");
-    let mut clients: Vec<Client> = Vec::with_capacity(count);
-    while clients.len() < count {
-        assert!(
-            Instant::now() < deadline,
-            "opening idle connections too slow: {} of {count} after the deadline",
-            clients.len()
-        );
-        let start = clients.len();
-        for _ in start..(start + batch).min(count) {
-            let mut client = server.client();
-            client.send(request.as_bytes());
-            clients.push(client);
-        }
-        for (i, client) in clients.iter_mut().enumerate().skip(start) {
-            let resp = client.read_response();
-            assert_ok(&resp, &format!("first response on idle connection {i}"));
-        }
-    }
-    clients
-}
-
 /// A fresh client's GET, timed from before the connect to the last byte of
 /// the response.
 fn timed_get(server: &Server) -> (Client, Response, Duration) {
@@ -117,7 +90,7 @@ fn two_thousand_idle_connections_do_not_delay_a_new_client() {
         ],
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut idle = open_idle(&server, IDLE, 100, deadline);
+    let mut idle = open_idle_checked(&server, IDLE, 100, deadline);
 
     let (_fresh, resp, took) = timed_get(&server);
     assert_ok(&resp, "fresh client");
@@ -169,7 +142,7 @@ fn at_the_limit_the_longest_idle_connection_makes_room() {
     );
     // One at a time, so that connection 0 is the longest idle, then 1, ...
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut idle = open_idle(&server, LIMIT, 1, deadline);
+    let mut idle = open_idle_checked(&server, LIMIT, 1, deadline);
 
     // Phase 1: the server is full of idle keep-alive connections. A new
     // client gets in because the longest-idle one (the first) is closed.
@@ -252,4 +225,17 @@ fn at_the_limit_the_longest_idle_connection_makes_room() {
         assert_ok(&resp, &format!("idle connection {i} after the evictions"));
     }
     assert_ok(&newcomer.get("/a.txt"), "the 51st client's second request");
+}
+
+/// [`open_idle`] on `/a.txt`, each first response a keep-alive `200` with
+/// [`BODY`].
+fn open_idle_checked(
+    server: &Server,
+    count: usize,
+    batch: usize,
+    deadline: Instant,
+) -> Vec<Client> {
+    open_idle(server, "/a.txt", count, batch, deadline, |i, resp| {
+        assert_ok(resp, &format!("first response on idle connection {i}"))
+    })
 }

@@ -98,16 +98,7 @@ fn sigint_drains_in_flight_downloads_and_exits_0() {
     assert_eq!(body.len(), data.len(), "download cut short by shutdown");
     assert!(body == data, "downloaded bytes differ from the file");
 
-    let status = server
-        .wait_exit(Duration::from_secs(20))
-        .expect("server did not exit after draining");
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    assert!(server.wait_output_closed(Duration::from_secs(5)));
-    let stderr = server.stderr_lines();
-    assert!(
-        stderr.iter().any(|l| l.contains("requests")),
-        "no shutdown summary mentioning requests: {stderr:?}"
-    );
+    assert_clean_exit(&mut server, Duration::from_secs(20), "draining");
 }
 
 #[test]
@@ -164,16 +155,7 @@ fn sigterm_behaves_like_sigint() {
     assert_eq!(resp.status, 200, "{resp:?}");
     drop(client);
     server.send_signal(libc::SIGTERM);
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .expect("server did not exit after SIGTERM");
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    assert!(server.wait_output_closed(Duration::from_secs(5)));
-    let stderr = server.stderr_lines();
-    assert!(
-        stderr.iter().any(|l| l.contains("requests")),
-        "no shutdown summary mentioning requests: {stderr:?}"
-    );
+    assert_clean_exit(&mut server, Duration::from_secs(10), "SIGTERM");
 }
 
 #[test]
@@ -185,4 +167,19 @@ fn idle_server_exits_0_on_sigint() {
         .wait_exit(Duration::from_secs(10))
         .expect("idle server did not exit after SIGINT");
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// The server exits 0 within `timeout` (after `what`), closes its output,
+/// and has logged a summary mentioning the requests it served.
+fn assert_clean_exit(server: &mut Server, timeout: Duration, what: &str) {
+    let status = server
+        .wait_exit(timeout)
+        .unwrap_or_else(|| panic!("server did not exit after {what}"));
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(server.wait_output_closed(Duration::from_secs(5)));
+    let stderr = server.stderr_lines();
+    assert!(
+        stderr.iter().any(|l| l.contains("requests")),
+        "no shutdown summary mentioning requests: {stderr:?}"
+    );
 }

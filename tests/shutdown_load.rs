@@ -133,28 +133,13 @@ fn sigint_under_load_closes_idle_connections_and_finishes_downloads() {
 
     // 1 000 idle keep-alive connections, opened in batches of 100.
     let setup_deadline = Instant::now() + Duration::from_secs(60);
-    let mut idle: Vec<Client> = Vec::with_capacity(IDLE);
-    while idle.len() < IDLE {
+    let mut idle = open_idle(&server, "/a.txt", IDLE, 100, setup_deadline, |i, resp| {
+        assert_eq!(resp.status, 200, "idle connection {i}: {resp:?}");
         assert!(
-            Instant::now() < setup_deadline,
-            "opening idle connections too slow: {} of {IDLE}",
-            idle.len()
+            !resp.connection_has("close"),
+            "idle connection {i}: {resp:?}"
         );
-        let start = idle.len();
-        for _ in start..(start + 100).min(IDLE) {
-            let mut client = server.client();
-            client.send(get_request("/a.txt").as_bytes());
-            idle.push(client);
-        }
-        for (i, client) in idle.iter_mut().enumerate().skip(start) {
-            let resp = client.read_response();
-            assert_eq!(resp.status, 200, "idle connection {i}: {resp:?}");
-            assert!(
-                !resp.connection_has("close"),
-                "idle connection {i}: {resp:?}"
-            );
-        }
-    }
+    });
 
     // 4 downloads, each with its first MiB read and the rest in flight.
     let (started_tx, started_rx) = mpsc::channel();

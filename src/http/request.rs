@@ -547,13 +547,7 @@ mod tests {
             b"\xff",
             b"%2e%2e",
         ];
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::fuzz::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let mut input = Vec::new();
             for _ in 0..next() % 24 {

@@ -972,3 +972,37 @@ pub fn exchange(
 pub fn fetch(server: &Server, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
     exchange(&mut server.client(), method, path, headers)
 }
+
+/// Opens `count` keep-alive connections in batches (connect and send a GET
+/// for `path` on each of a batch, then read every response and hand it to
+/// `check` with the connection's index), leaving each idle. Batches keep
+/// the server's accept backlog from overflowing.
+pub fn open_idle(
+    server: &Server,
+    path: &str,
+    count: usize,
+    batch: usize,
+    deadline: Instant,
+    mut check: impl FnMut(usize, &Response),
+) -> Vec<Client> {
+    let request = get_request(path);
+    let mut clients: Vec<Client> = Vec::with_capacity(count);
+    while clients.len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "opening idle connections too slow: {} of {count} after the deadline",
+            clients.len()
+        );
+        let start = clients.len();
+        for _ in start..(start + batch).min(count) {
+            let mut client = server.client();
+            client.send(request.as_bytes());
+            clients.push(client);
+        }
+        for (i, client) in clients.iter_mut().enumerate().skip(start) {
+            let resp = client.read_response();
+            check(i, &resp);
+        }
+    }
+    clients
+}
