@@ -25,6 +25,9 @@ const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an eviction request may take to free a slot before it is
 /// repeated (the worker may have had no idle connection to close).
 const EVICTION_RETRY: Duration = Duration::from_millis(200);
+/// How long the kernel holds a silent new connection before handing it to
+/// the acceptor anyway (see [`defer_accept`]).
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
 /// Descriptors the process needs besides its connections.
 const SPARE_FDS: u64 = 64;
 
@@ -101,6 +104,7 @@ impl Server {
             let source = io::Error::last_os_error();
             return Err(Error::Bind { addr, source });
         }
+        defer_accept(&listener);
         let local_addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
@@ -178,6 +182,7 @@ struct Acceptor<'a> {
 
 impl Acceptor<'_> {
     fn run(&mut self) {
+        let _batch = BatchPolicy::enter();
         while !self.shutdown.requested() {
             if let Some((stream, peer, accepted)) = self.held.take()
                 && !self.admit(stream, peer, accepted)
@@ -238,6 +243,83 @@ impl Acceptor<'_> {
                 false
             }
         }
+    }
+}
+
+/// While it lives, the calling thread runs under `SCHED_BATCH`; dropping it
+/// restores the policy the thread had.
+///
+/// The acceptor sleeps between connections and is woken by the kernel
+/// whenever one arrives, usually from the context of the process that
+/// connected. Linux then tends to run it on that process's CPU, at once,
+/// preempting it — on a machine shared with its clients (a load generator
+/// on the same box, a reverse proxy) that costs the client a context switch
+/// per connection. Measured with `ab -c50` on 2 cores: 0.3–0.6 involuntary
+/// context switches of `ab` per connection, against 0.02 with nginx, whose
+/// workers accept for themselves; `ab` then ran only ~85% of the time.
+/// `SCHED_BATCH` keeps the thread's fair share of CPU and only gives up
+/// wake-up preemption: the acceptor runs on an idle CPU at once, and on a
+/// busy one when the running task's slice ends. It needs no privilege.
+/// Best effort: where it is refused, nothing changes.
+struct BatchPolicy {
+    previous: Option<(libc::c_int, libc::sched_param)>,
+}
+
+impl BatchPolicy {
+    fn enter() -> BatchPolicy {
+        // SAFETY: pid 0 is the calling thread; `param` is a valid
+        // sched_param for the calls to fill in and read.
+        let previous = unsafe {
+            let mut param = libc::sched_param { sched_priority: 0 };
+            let policy = libc::sched_getscheduler(0);
+            if policy < 0 || libc::sched_getparam(0, &mut param) != 0 {
+                None
+            } else {
+                let batch = libc::sched_param { sched_priority: 0 };
+                (libc::sched_setscheduler(0, libc::SCHED_BATCH, &batch) == 0)
+                    .then_some((policy, param))
+            }
+        };
+        if previous.is_none() {
+            log::debug!("SCHED_BATCH: {}", io::Error::last_os_error());
+        }
+        BatchPolicy { previous }
+    }
+}
+
+impl Drop for BatchPolicy {
+    fn drop(&mut self) {
+        if let Some((policy, param)) = self.previous {
+            // SAFETY: as in `enter`; the policy and parameters are the ones
+            // this thread had before.
+            unsafe { libc::sched_setscheduler(0, policy, &param) };
+        }
+    }
+}
+
+/// Asks the kernel to hand us a connection only once its first bytes have
+/// arrived (or after about `DEFER_ACCEPT_SECS` if they don't), as nginx's
+/// `listen ... deferred` does. Without it, a client that writes its request
+/// just after the handshake (every browser, `ab`) is usually accepted
+/// before the request is there: the worker's read finds nothing, the
+/// connection joins the poll, and the worker sleeps and is woken once more.
+/// With it, the request is waiting when the worker first reads. Best effort:
+/// without it the server is only slower.
+fn defer_accept(listener: &TcpListener) {
+    let secs: libc::c_int = DEFER_ACCEPT_SECS;
+    // SAFETY: setsockopt on the listener's own open descriptor, with a
+    // pointer to a c_int and its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        log::debug!("TCP_DEFER_ACCEPT: {}", io::Error::last_os_error());
     }
 }
 
