@@ -746,6 +746,15 @@ impl Outgoing {
                     let wrote = sendfile(stream, file, offset, chunk)?;
                     if let Wrote::Bytes(n) = wrote {
                         *remaining -= n;
+                        // A short count means the socket's buffer is full:
+                        // the kernel wakes us when it has room again, as
+                        // after EAGAIN. Trying again at once only trickles
+                        // out one segment per call. Unless the file shrank
+                        // under us: then the next call says so.
+                        if n < chunk && *remaining > 0 && file_reaches(file, *offset) {
+                            self.progressed(n, budget, ctx);
+                            return Ok(Sent::Blocked);
+                        }
                     }
                     wrote
                 }
@@ -910,6 +919,11 @@ fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io
             _ => return Err(err),
         }
     }
+}
+
+/// Whether `file` still holds data at `offset` (one `fstat`).
+fn file_reaches(file: &File, offset: u64) -> bool {
+    file.metadata().is_ok_and(|meta| meta.len() > offset)
 }
 
 /// A worker's spare buffers, so a connection holds buffers only while it is

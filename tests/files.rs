@@ -124,3 +124,30 @@ fn missing_file_is_404_with_small_html_body() {
     assert_eq!(next.status, 200, "{next:?}");
     assert_eq!(next.body, b"Hello, file!\n");
 }
+
+#[test]
+fn a_file_that_shrinks_mid_download_ends_the_connection() {
+    // The client takes the head and stops reading, so the server's sends
+    // soon fill the socket buffers. The file is then cut to a length that
+    // the server has not reached yet: once the client reads on, it gets the
+    // file up to its new end and then a close (the promised length can't be
+    // met), not a connection that waits for the socket to want more.
+    const LEN: usize = 64 << 20;
+    const CUT: u64 = (48 << 20) + 12_345;
+    let root = DocRoot::new();
+    let path = root.file("big.bin", vec![7u8; LEN]);
+    let server = Server::start(root.path(), &["--quiet"]);
+    let mut client = server.client();
+    client.send(get_request("/big.bin").as_bytes());
+    let head = client.read_response_head().expect("response head");
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_eq!(head.content_length(), Some(LEN as u64), "{head:?}");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|file| file.set_len(CUT))
+        .expect("truncate the file");
+    let body = client.read_to_close();
+    assert_eq!(body.len() as u64, CUT, "body bytes before the close");
+    assert!(body.iter().all(|&b| b == 7), "body bytes are the file's");
+}
