@@ -346,10 +346,21 @@ record_cpu() {
         'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' >>"$RES/$row.$server.cpu"
 }
 
+# Runs a load generator, leaving its output in $OUT and recording how busy
+# it kept its core: (user + system) / wall time, in percent. At ~100% the
+# generator, not the server, sets the pace of that run.
+run_client() {
+    local row=$1 server=$2 times
+    times=$TMP/times
+    OUT=$( { TIMEFORMAT='%U %S %R'; time "${@:3}" 2>&1; } 2>"$times") || true
+    awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3 }' "$times" >>"$RES/$row.$server.client"
+}
+
 run_wrk() {
     local server=$1 row=$2 conns=$3 path=$4 rep=$5 out rps errs non2xx ticks
     ticks=$(server_ticks)
-    out=$(wrk -t1 -c"$conns" -d"${DUR}s" "http://127.0.0.1:$PORT$path" 2>&1) || true
+    run_client "$row" "$server" wrk -t1 -c"$conns" -d"${DUR}s" "http://127.0.0.1:$PORT$path"
+    out=$OUT
     record_cpu "$row" "$server" $(($(server_ticks) - ticks)) "$(awk '/requests in/ {print $1}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -366,7 +377,8 @@ run_wrk() {
 run_ab() {
     local server=$1 row=$2 rep=$3 out rps failed non2xx complete ticks
     ticks=$(server_ticks)
-    out=$(ab -r -n "$AB_N" -c 50 "http://127.0.0.1:$PORT/1k.bin" 2>&1) || true
+    run_client "$row" "$server" ab -r -n "$AB_N" -c 50 "http://127.0.0.1:$PORT/1k.bin"
+    out=$OUT
     record_cpu "$row" "$server" $(($(server_ticks) - ticks)) \
         "$(awk '/^Complete requests:/ {print $3}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
@@ -520,6 +532,14 @@ for row in "${ROWS[@]}"; do
         if (o == "NA" || best == "" || best == 0) print "n/a"; else printf "%.2f", o / best
     }')
     echo "| ${LABEL[$row]} | $o | $n | $l | $ratio |"
+done
+echo
+echo "Load generator CPU, % of its one core (median over the rounds; near 100, the generator and not the server sets the pace, and requests/s compare the servers only through what they cost the generator):"
+echo
+echo "| row | ours | nginx | lighttpd |"
+echo "|:----|-----:|------:|---------:|"
+for row in "${ROWS[@]}"; do
+    echo "| ${LABEL[$row]} | $(median "$RES/$row.ours.client") | $(median "$RES/$row.nginx.client") | $(median "$RES/$row.lighttpd.client") |"
 done
 echo
 if ((IDLE_CONNS > 0)); then

@@ -45,12 +45,20 @@ const FILES: [(&str, usize); 3] = [
     ("10m.bin", 10 * MIB),
 ];
 
-const MODES: [Mode; 4] = [
+const MODES: [Mode; 5] = [
     Mode {
         name: "keep-alive 1KiB",
         path: "/1k.bin",
         body_len: KIB,
         conns: 50,
+        keep_alive: true,
+        max_requests: 2_000_000,
+    },
+    Mode {
+        name: "keep-alive 1KiB c1000",
+        path: "/1k.bin",
+        body_len: KIB,
+        conns: 1000,
         keep_alive: true,
         max_requests: 2_000_000,
     },
@@ -130,7 +138,7 @@ fn main() {
         }
         let max_requests = max_requests_override.unwrap_or(mode.max_requests);
         let report = run_mode(addr, mode, threads, duration, max_requests);
-        println!("  ran {:<18} {:>8} requests", mode.name, report.completed);
+        println!("  ran {:<21} {:>8} requests", mode.name, report.completed);
         rows.push((mode, report));
     }
 
@@ -690,12 +698,12 @@ fn print_table(rows: &[(&Mode, Report)]) {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| {:<18} | {:>5} | {:>9} | {:>10} | {:>9} | {:>9} | {:>9} | {:>9} | {:>6} |",
+        "\n| {:<21} | {:>5} | {:>9} | {:>10} | {:>9} | {:>9} | {:>9} | {:>9} | {:>6} |",
         "mode", "conns", "requests", "req/s", "MiB/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"
     );
     let _ = writeln!(
         out,
-        "|{:-<20}|{:->7}|{:->11}|{:->12}|{:->11}|{:->11}|{:->11}|{:->11}|{:->8}|",
+        "|{:-<23}|{:->7}|{:->11}|{:->12}|{:->11}|{:->11}|{:->11}|{:->11}|{:->8}|",
         ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for (mode, report) in rows {
@@ -707,7 +715,7 @@ fn print_table(rows: &[(&Mode, Report)]) {
         };
         let _ = writeln!(
             out,
-            "| {:<18} | {:>5} | {:>9} | {:>10.0} | {:>9.1} | {:>9} | {:>9} | {:>9} | {:>6} |",
+            "| {:<21} | {:>5} | {:>9} | {:>10.0} | {:>9.1} | {:>9} | {:>9} | {:>9} | {:>6} |",
             mode.name,
             mode.conns,
             report.completed,
