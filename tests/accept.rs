@@ -1,7 +1,6 @@
 //! How new connections are taken. The kernel hands a connection to the
 //! acceptor once its first bytes are there (`TCP_DEFER_ACCEPT`, about a
-//! second), and the acceptor runs under `SCHED_BATCH` while the workers keep
-//! the normal policy.
+//! second), and the acceptor runs 10 nice steps below the workers.
 
 mod common;
 
@@ -9,10 +8,6 @@ use common::*;
 use std::fs;
 use std::thread;
 use std::time::Duration;
-
-/// `SCHED_OTHER` and `SCHED_BATCH` from `<sched.h>`.
-const SCHED_OTHER: u32 = 0;
-const SCHED_BATCH: u32 = 3;
 
 fn site() -> DocRoot {
     let root = DocRoot::new();
@@ -64,9 +59,9 @@ fn silent_connections_do_not_delay_shutdown() {
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
-/// The id, name and scheduling policy (field 41 of
-/// `/proc/PID/task/TID/stat`) of every thread of `pid`.
-fn thread_policies(pid: u32) -> Vec<(u32, String, u32)> {
+/// The id, name and nice value (field 19 of `/proc/PID/task/TID/stat`) of
+/// every thread of `pid`.
+fn thread_nice(pid: u32) -> Vec<(u32, String, i32)> {
     let mut threads = Vec::new();
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return threads;
@@ -79,45 +74,54 @@ fn thread_policies(pid: u32) -> Vec<(u32, String, u32)> {
             continue;
         };
         // The name may hold spaces and parentheses: count from the last ')',
-        // which ends field 2; field 41 is then the 39th after it.
+        // which ends field 2; field 19 is then the 17th after it.
         let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
             continue;
         };
         let tid = task.file_name().to_string_lossy().parse().unwrap_or(0);
-        if let Some(policy) = rest.split_whitespace().nth(38).and_then(|p| p.parse().ok()) {
-            threads.push((tid, comm.trim().to_string(), policy));
+        if let Some(nice) = rest.split_whitespace().nth(16).and_then(|n| n.parse().ok()) {
+            threads.push((tid, comm.trim().to_string(), nice));
         }
     }
     threads
 }
 
 #[test]
-fn only_the_acceptor_gives_up_wake_up_preemption() {
+fn the_acceptor_runs_nicer_than_the_workers() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", "--workers", "3"]);
     let pid = server.pid();
-    // The main thread's id is the process id.
-    let main_policy = || {
-        thread_policies(pid)
+    let workers = || -> Vec<_> {
+        thread_nice(pid)
+            .into_iter()
+            .filter(|(_, name, _)| name.starts_with("worker-"))
+            .collect()
+    };
+    // The pool starts just after the Serving line.
+    assert!(
+        poll_until(Duration::from_secs(10), || workers().len() == 3),
+        "{:?}",
+        thread_nice(pid)
+    );
+    let workers = workers();
+    let nice = workers[0].2;
+    assert!(
+        workers.iter().all(|w| w.2 == nice),
+        "workers run at one priority: {workers:?}"
+    );
+    // The main thread's id is the process id; it lowers its priority as
+    // it enters the accept loop, just after the Serving line.
+    let main_nice = || {
+        thread_nice(pid)
             .into_iter()
             .find(|&(tid, _, _)| tid == pid)
-            .map(|(_, _, policy)| policy)
+            .map(|(_, _, nice)| nice)
     };
-    // The acceptor enters its loop just after the Serving line.
+    let wanted = (nice + 10).min(19);
     assert!(
-        poll_until(Duration::from_secs(10), || main_policy()
-            == Some(SCHED_BATCH)),
-        "the acceptor (main thread) does not run under SCHED_BATCH: {:?}",
-        thread_policies(pid)
-    );
-    let workers: Vec<_> = thread_policies(pid)
-        .into_iter()
-        .filter(|(_, name, _)| name.starts_with("worker-"))
-        .collect();
-    assert_eq!(workers.len(), 3, "{workers:?}");
-    assert!(
-        workers.iter().all(|&(_, _, policy)| policy == SCHED_OTHER),
-        "workers must keep the normal policy: {workers:?}"
+        poll_until(Duration::from_secs(10), || main_nice() == Some(wanted)),
+        "the acceptor (main thread) is not at nice {wanted}: {:?}",
+        thread_nice(pid)
     );
     assert_eq!(server.get("/a.txt").status, 200);
 }
