@@ -160,14 +160,16 @@ impl Pool {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Hands a new connection to the least-loaded worker that has room.
-    /// Gives it back if every worker's channel is full.
+    /// Hands a new connection to the least-loaded worker that has room, and
+    /// says which one: the caller [`wake`](Pool::wake)s it once it has
+    /// placed what arrived together. Gives the connection back if every
+    /// worker's channel is full.
     pub fn place(
         &self,
         stream: TcpStream,
         peer: SocketAddr,
         accepted: Instant,
-    ) -> Result<(), (TcpStream, SocketAddr)> {
+    ) -> Result<usize, (TcpStream, SocketAddr)> {
         // Least loaded first; between equals, one that is awake: it takes
         // the connection on its next round, and nobody pays for a wake-up
         // (a context switch). Counting loads in coarser steps, to prefer
@@ -195,16 +197,7 @@ impl Pool {
                 load: self.guard(i),
             };
             match sender.try_send(conn) {
-                Ok(()) => {
-                    // Wake the worker only if it sleeps in (or is about to
-                    // enter) its poll; a busy one finds the connection itself.
-                    if worker.shared.sleeping.swap(false, Ordering::SeqCst)
-                        && let Err(err) = worker.shared.waker.wake()
-                    {
-                        log::error!("cannot wake worker-{i}: {err}");
-                    }
-                    return Ok(());
-                }
+                Ok(()) => return Ok(i),
                 // Dropping the returned guard takes the count back.
                 Err(TrySendError::Full(back) | TrySendError::Disconnected(back)) => {
                     (stream, peer) = (back.stream, back.peer);
@@ -212,6 +205,23 @@ impl Pool {
             }
         }
         Err((stream, peer))
+    }
+
+    /// Makes sure worker `i` looks at its channel: wakes it if it sleeps in
+    /// (or is about to enter) its poll; a busy one finds new connections
+    /// by itself.
+    pub fn wake(&self, i: usize) {
+        let shared = &self.workers[i].shared;
+        if shared.sleeping.swap(false, Ordering::SeqCst)
+            && let Err(err) = shared.waker.wake()
+        {
+            log::error!("cannot wake worker-{i}: {err}");
+        }
+    }
+
+    /// The number of workers.
+    pub fn len(&self) -> usize {
+        self.workers.len()
     }
 
     fn guard(&self, worker: usize) -> LoadGuard {

@@ -30,6 +30,9 @@ const ACCEPTOR_NICE: libc::c_int = 10;
 /// How long the kernel holds a silent new connection before handing it to
 /// the acceptor anyway (see [`defer_accept`]).
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
+/// Most connections placed before the workers that got them are woken,
+/// when clients keep arriving faster than they are accepted.
+const BATCH: usize = 32;
 /// Descriptors the process needs besides its connections.
 const SPARE_FDS: u64 = 64;
 
@@ -50,7 +53,7 @@ pub struct ShutdownHandle {
 
 struct ShutdownInner {
     requested: AtomicBool,
-    /// Shared with the acceptor, which blocks in `accept` on it.
+    /// Shared with the acceptor, which waits in `poll` on it.
     listener: TcpListener,
 }
 
@@ -60,8 +63,8 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
         // Shutting down a listening socket closes it for new connections
-        // (they are refused from here on) and wakes an `accept` blocked on
-        // it with EINVAL. The descriptor stays open (and ours) as long as
+        // (they are refused from here on), wakes a `poll` on it, and makes
+        // `accept` fail with EINVAL. The descriptor stays open (and ours) as long as
         // this handle lives, so this never hits another socket.
         // SAFETY: the descriptor belongs to `self.inner.listener`, which is
         // alive for the whole call.
@@ -106,6 +109,9 @@ impl Server {
             let source = io::Error::last_os_error();
             return Err(Error::Bind { addr, source });
         }
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| Error::Bind { addr, source })?;
         defer_accept(&listener);
         let local_addr = listener
             .local_addr()
@@ -150,6 +156,8 @@ impl Server {
             held: None,
             eviction_asked: None,
             emfile_logged: false,
+            unwoken: vec![false; pool.len()],
+            placed: 0,
         };
         acceptor.run();
 
@@ -168,10 +176,12 @@ impl Server {
 
 /// The main thread's job: accept connections and place them on workers.
 ///
-/// The listener is blocking: the thread sleeps in `accept(2)` until a client
-/// arrives, and takes the next one at once if more are queued, so a new
-/// connection costs one system call here and no readiness polling.
-/// Shutdown wakes it through [`ShutdownHandle::shutdown`].
+/// The thread sleeps in `poll(2)` on the listener until clients arrive, then
+/// accepts all that are queued (up to [`BATCH`]) before it wakes the workers
+/// that got one: a worker woken at once for each connection would, on a
+/// busy machine, preempt the acceptor and serve that one connection before
+/// the next is even accepted. Shutdown wakes it through
+/// [`ShutdownHandle::shutdown`].
 struct Acceptor<'a> {
     shutdown: &'a ShutdownHandle,
     pool: &'a Pool,
@@ -184,24 +194,37 @@ struct Acceptor<'a> {
     eviction_asked: Option<Instant>,
     /// `EMFILE` was logged for the current burst.
     emfile_logged: bool,
+    /// Workers given a connection since they were last woken.
+    unwoken: Vec<bool>,
+    /// Connections placed since the workers were last woken.
+    placed: usize,
 }
 
 impl Acceptor<'_> {
     fn run(&mut self) {
         let _nicer = NicerThread::enter();
+        let listener = &self.shutdown.inner.listener;
         while !self.shutdown.requested() {
+            if self.placed >= BATCH {
+                self.wake_workers();
+            }
             if let Some((stream, peer, accepted)) = self.held.take()
                 && !self.admit(stream, peer, accepted)
             {
-                thread::sleep(BACKOFF);
+                self.pause(BACKOFF);
                 continue;
             }
-            match accept(&self.shutdown.inner.listener) {
+            match accept(listener) {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
                     if !self.admit(stream, peer, Instant::now()) {
-                        thread::sleep(BACKOFF);
+                        self.pause(BACKOFF);
                     }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    // Everything queued is placed: let the workers at it.
+                    self.wake_workers();
+                    wait_readable(listener);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
@@ -209,7 +232,7 @@ impl Acceptor<'_> {
                         log::warn!("accept: {err}; pausing accepts while connections close");
                         self.emfile_logged = true;
                     }
-                    thread::sleep(EMFILE_BACKOFF);
+                    self.pause(EMFILE_BACKOFF);
                 }
                 // EINVAL: the listener was shut down; the loop condition sees why.
                 Err(_) if self.shutdown.requested() => {}
@@ -219,6 +242,22 @@ impl Acceptor<'_> {
                 }
             }
         }
+        self.wake_workers();
+    }
+
+    /// Stops accepting for a while; the workers first get what was placed.
+    fn pause(&mut self, how_long: Duration) {
+        self.wake_workers();
+        thread::sleep(how_long);
+    }
+
+    fn wake_workers(&mut self) {
+        for (i, unwoken) in self.unwoken.iter_mut().enumerate() {
+            if std::mem::take(unwoken) {
+                self.pool.wake(i);
+            }
+        }
+        self.placed = 0;
     }
 
     /// Places a new connection on a worker. At the connection limit, or when
@@ -240,7 +279,9 @@ impl Acceptor<'_> {
             return false;
         }
         match self.pool.place(stream, peer, accepted) {
-            Ok(()) => {
+            Ok(worker) => {
+                self.unwoken[worker] = true;
+                self.placed += 1;
                 self.eviction_asked = None;
                 true
             }
@@ -346,9 +387,23 @@ fn defer_accept(listener: &TcpListener) {
     }
 }
 
-/// Waits for the next connection: one `accept4(2)` that also makes the new
-/// socket non-blocking and close-on-exec (std's `accept` would need another
-/// system call for the first).
+/// Sleeps until the listener has a connection to accept, or is shut down.
+fn wait_readable(listener: &TcpListener) {
+    let mut pollfd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pollfd` is one valid, writable pollfd for the listener's
+    // descriptor, open for the whole call. EINTR and errors need no
+    // handling: the caller's next `accept` tells what happened.
+    unsafe { libc::poll(&mut pollfd, 1, -1) };
+}
+
+/// Takes the next queued connection, if any: one `accept4(2)` that also
+/// makes the new socket non-blocking and close-on-exec (std's `accept` would
+/// need another system call for the first). The listener is non-blocking:
+/// `WouldBlock` says the queue is empty.
 fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
     // SAFETY: all-zero is a valid (empty) sockaddr_storage.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
