@@ -9,6 +9,10 @@ use std::time::Duration;
 /// `now + timeout`, which must not overflow.
 pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 
+/// The most nice steps the acceptor may go below the workers (the range of
+/// nice values is 40 steps, from -20 to 19).
+pub const MAX_ACCEPTOR_NICE: u8 = 19;
+
 /// The most workers a server may be asked to run.
 pub const MAX_WORKERS: usize = 1024;
 
@@ -42,6 +46,14 @@ pub struct Config {
     pub cache_control: Option<String>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
+    /// How many nice steps (0 to [`MAX_ACCEPTOR_NICE`]) below the workers
+    /// the acceptor runs, so that it yields to them and to clients on the
+    /// same machine and takes new connections in batches. `Server::run`
+    /// lowers the priority of the thread that calls it (that thread is the
+    /// acceptor) and restores it on return where the system allows raising
+    /// it again (root, `CAP_SYS_NICE` or `RLIMIT_NICE`); `0` leaves the
+    /// thread alone.
+    pub acceptor_nice: u8,
 }
 
 impl Config {
@@ -61,6 +73,7 @@ impl Config {
             access_log: true,
             cache_control: None,
             precompressed: false,
+            acceptor_nice: 10,
         }
     }
 
@@ -83,6 +96,13 @@ impl Config {
                 "--max-connections",
                 "0".into(),
                 "a number of at least 1".into(),
+            ));
+        }
+        if self.acceptor_nice > MAX_ACCEPTOR_NICE {
+            return Err(ConfigError::new(
+                "--acceptor-nice",
+                self.acceptor_nice.to_string(),
+                format!("a number from 0 to {MAX_ACCEPTOR_NICE}"),
             ));
         }
         let timeouts = [

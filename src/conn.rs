@@ -746,12 +746,12 @@ impl Outgoing {
                     let wrote = sendfile(stream, file, offset, chunk)?;
                     if let Wrote::Bytes(n) = wrote {
                         *remaining -= n;
-                        // A short count means the socket's buffer is full:
-                        // the kernel wakes us when it has room again, as
-                        // after EAGAIN. Trying again at once only trickles
-                        // out one segment per call. Unless the file shrank
-                        // under us: then the next call says so.
-                        if n < chunk && *remaining > 0 && file_reaches(file, *offset) {
+                        // A short count usually means the socket's buffer is
+                        // full; calling again at once only trickles out one
+                        // segment per call. But a signal, a shrunk file or a
+                        // read error also cut a call short, with room left
+                        // and no wake-up to come: ask the socket.
+                        if n < chunk && *remaining > 0 && !has_room(stream) {
                             self.progressed(n, budget, ctx);
                             return Ok(Sent::Blocked);
                         }
@@ -921,9 +921,20 @@ fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io
     }
 }
 
-/// Whether `file` still holds data at `offset` (one `fstat`).
-fn file_reaches(file: &File, offset: u64) -> bool {
-    file.metadata().is_ok_and(|meta| meta.len() > offset)
+/// Whether the socket takes more now (one `poll` that does not wait). When
+/// it does not, the kernel's `tcp_poll` marks it as waiting for room
+/// (`SOCK_NOSPACE`), so the edge-triggered poll reports it writable once it
+/// has room. An error counts as room: the next write reports it.
+fn has_room(stream: &TcpStream) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid, writable pollfd for the stream's open descriptor;
+    // a zero timeout.
+    let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    ready < 0 || pollfd.revents != 0
 }
 
 /// A worker's spare buffers, so a connection holds buffers only while it is

@@ -71,6 +71,11 @@ struct Args {
     #[arg(long)]
     precompressed: bool,
 
+    /// Nice steps the acceptor runs below the workers (0 to 19), so it
+    /// yields to them and to clients on the same machine.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    acceptor_nice: u8,
+
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
@@ -96,6 +101,7 @@ impl Args {
         config.show_hidden = self.show_hidden;
         config.cache_control = self.cache_control.clone();
         config.precompressed = self.precompressed;
+        config.acceptor_nice = self.acceptor_nice;
         config.access_log = !self.quiet;
         config
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
@@ -25,8 +26,6 @@ const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an eviction request may take to free a slot before it is
 /// repeated (the worker may have had no idle connection to close).
 const EVICTION_RETRY: Duration = Duration::from_millis(200);
-/// How much nicer than the workers the acceptor runs (see [`NicerThread`]).
-const ACCEPTOR_NICE: libc::c_int = 10;
 /// How long the kernel holds a silent new connection before handing it to
 /// the acceptor anyway (see [`defer_accept`]).
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
@@ -143,9 +142,10 @@ impl Server {
     /// Serves until shutdown is requested, then drains the pool within
     /// `shutdown_timeout`.
     ///
-    /// The calling thread becomes the acceptor and runs 10 nice steps
-    /// lower meanwhile (the workers keep its priority); the old value is
-    /// restored on return where the system allows raising it again.
+    /// The calling thread becomes the acceptor and runs
+    /// [`Config::acceptor_nice`] steps lower meanwhile (the workers keep its
+    /// priority); the old value is restored on return where the system
+    /// allows raising it again.
     pub fn run(self) -> Result<Summary, Error> {
         let started = Instant::now();
         let mut pool = Pool::spawn(self.config.clone(), self.root.clone()).map_err(Error::Io)?;
@@ -158,6 +158,7 @@ impl Server {
             emfile_logged: false,
             unwoken: vec![false; pool.len()],
             placed: 0,
+            nice: self.config.acceptor_nice,
         };
         acceptor.run();
 
@@ -198,11 +199,13 @@ struct Acceptor<'a> {
     unwoken: Vec<bool>,
     /// Connections placed since the workers were last woken.
     placed: usize,
+    /// Nice steps to run below the workers.
+    nice: u8,
 }
 
 impl Acceptor<'_> {
     fn run(&mut self) {
-        let _nicer = NicerThread::enter();
+        let _nicer = NicerThread::enter(self.nice);
         let listener = &self.shutdown.inner.listener;
         while !self.shutdown.requested() {
             if self.placed >= BATCH {
@@ -236,9 +239,14 @@ impl Acceptor<'_> {
                 }
                 // EINVAL: the listener was shut down; the loop condition sees why.
                 Err(_) if self.shutdown.requested() => {}
+                // That one connection is gone; take the next.
+                Err(err) if err.raw_os_error() == Some(libc::ECONNABORTED) => {}
                 Err(err) => {
-                    // ECONNABORTED and friends: that one connection is gone.
+                    // ENOBUFS, ENOMEM, a network error passed on by the new
+                    // socket…: pause rather than spin on it, and let the
+                    // workers at what was placed before.
                     log::debug!("accept: {err}");
+                    self.pause(BACKOFF);
                 }
             }
         }
@@ -293,7 +301,7 @@ impl Acceptor<'_> {
     }
 }
 
-/// While it lives, the calling thread runs [`ACCEPTOR_NICE`] steps nicer
+/// While it lives, the calling thread runs `--acceptor-nice` steps nicer
 /// than before; dropping it restores the old value where the system lets us
 /// (raising a priority again needs `CAP_SYS_NICE` or `RLIMIT_NICE`; the
 /// binary's main thread never needs it, as the process ends).
@@ -315,10 +323,18 @@ impl Acceptor<'_> {
 /// 95%) and nice 5 (97%).
 struct NicerThread {
     previous: Option<libc::c_int>,
+    /// A priority belongs to a thread: keep the guard on it (not `Send`).
+    _thread: PhantomData<*const ()>,
 }
 
 impl NicerThread {
-    fn enter() -> NicerThread {
+    fn enter(steps: u8) -> NicerThread {
+        if steps == 0 {
+            return NicerThread {
+                previous: None,
+                _thread: PhantomData,
+            };
+        }
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() } as libc::id_t;
         // getpriority may return -1 as a value: errno tells an error apart.
@@ -330,7 +346,7 @@ impl NicerThread {
             if nice == -1 && *libc::__errno_location() != 0 {
                 None
             } else {
-                let nicer = (nice + ACCEPTOR_NICE).min(19);
+                let nicer = (nice + libc::c_int::from(steps)).min(19);
                 (libc::setpriority(libc::PRIO_PROCESS, tid, nicer) == 0).then_some(nice)
             }
         };
@@ -340,7 +356,10 @@ impl NicerThread {
                 io::Error::last_os_error()
             );
         }
-        NicerThread { previous }
+        NicerThread {
+            previous,
+            _thread: PhantomData,
+        }
     }
 }
 

@@ -200,6 +200,16 @@ fn timeouts_out_of_range_are_one_line_usage_errors() {
     }
 }
 
+#[test]
+fn acceptor_nice_out_of_range_is_a_one_line_usage_error() {
+    for value in ["20", "ten"] {
+        let out = usage_error(&["--port", "0", "--acceptor-nice", value]);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "--acceptor-nice {value}: {out:?}");
+        assert!(lines[0].contains("acceptor-nice"), "{out:?}");
+    }
+}
+
 /// Starts the server with its open-file limit set to `soft`/`hard` and
 /// returns the stderr line that mentions the limit (then stops it).
 fn open_file_limit_line(soft: u64, hard: u64) -> Option<String> {

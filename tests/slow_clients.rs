@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -341,4 +341,73 @@ fn stalled_downloads_are_dropped_at_the_write_deadline() {
     }
 
     assert_fresh_client_served(&server, "after the stalled downloads were dropped");
+}
+
+#[test]
+fn a_download_survives_the_server_being_stopped_and_continued() {
+    // SIGSTOP/SIGCONT (Ctrl-Z and fg, a frozen cgroup) interrupt a
+    // `sendfile` in the middle: it returns a short count with room left in
+    // the socket and no wake-up to come. The server must notice and go on,
+    // not wait for the write deadline with the download half sent.
+    const BIG: u64 = 256 * 1024 * 1024;
+    let _serial = serial();
+    let root = DocRoot::new();
+    // Sparse: nothing to write to the disk.
+    let big = root.file("big.bin", "");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .and_then(|f| f.set_len(BIG))
+        .expect("make the 256 MiB file");
+    let server = Server::start(root.path(), &["--quiet", "--write-timeout", "60"]);
+    let pid = libc::pid_t::try_from(server.pid()).expect("pid fits pid_t");
+    let mut client = server.client();
+    client.send(get_request("/big.bin").as_bytes());
+    let head = client.read_response_head().expect("response head");
+    assert_eq!(head.content_length(), Some(BIG), "{head:?}");
+
+    let done = Arc::new(AtomicBool::new(false));
+    let cycler = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut cycles = 0;
+            // At most 2000 cycles of about 5 ms: 10 s.
+            while !done.load(Ordering::SeqCst) && cycles < 2000 {
+                // SAFETY: kill(2) has no memory-safety preconditions; the
+                // pid is the server this test started, still running.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                thread::sleep(Duration::from_millis(2));
+                // SAFETY: as above; always sent, so it never stays stopped.
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+                thread::sleep(Duration::from_millis(3));
+                cycles += 1;
+            }
+            cycles
+        })
+    };
+    // A stall shows as a read that waits IO_TIMEOUT (10 s) for nothing.
+    let mut received = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    let outcome = loop {
+        match client.read_some(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                received += n as u64;
+                if received >= BIG {
+                    break Ok(());
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    done.store(true, Ordering::SeqCst);
+    let cycles = cycler.join().expect("stop/continue thread");
+    eprintln!("{received} of {BIG} bytes with {cycles} stop/continue cycles of the server");
+    outcome.unwrap_or_else(|e| panic!("download stalled after {received} of {BIG} bytes: {e}"));
+    assert_eq!(received, BIG, "the download ended early");
+    assert!(
+        cycles > 0,
+        "the server was never stopped during the download"
+    );
 }
