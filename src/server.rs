@@ -227,7 +227,11 @@ impl Acceptor<'_> {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     // Everything queued is placed: let the workers at it.
                     self.wake_workers();
-                    wait_readable(listener);
+                    if let Err(err) = wait_readable(listener) {
+                        // Never seen; if poll kept failing, don't spin.
+                        log::debug!("poll on the listener: {err}");
+                        self.pause(BACKOFF);
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
@@ -407,16 +411,21 @@ fn defer_accept(listener: &TcpListener) {
 }
 
 /// Sleeps until the listener has a connection to accept, or is shut down.
-fn wait_readable(listener: &TcpListener) {
+fn wait_readable(listener: &TcpListener) -> io::Result<()> {
     let mut pollfd = libc::pollfd {
         fd: listener.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
     // SAFETY: `pollfd` is one valid, writable pollfd for the listener's
-    // descriptor, open for the whole call. EINTR and errors need no
-    // handling: the caller's next `accept` tells what happened.
-    unsafe { libc::poll(&mut pollfd, 1, -1) };
+    // descriptor, open for the whole call.
+    if unsafe { libc::poll(&mut pollfd, 1, -1) } < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 /// Takes the next queued connection, if any: one `accept4(2)` that also
