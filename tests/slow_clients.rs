@@ -259,13 +259,7 @@ fn stalled_downloads_are_dropped_at_the_write_deadline() {
     let _serial = serial();
     let root = DocRoot::new();
     root.file("small.txt", SMALL);
-    // 64 MiB of zeros, sparse: nothing to write to the disk.
-    let big = root.file("big.bin", "");
-    std::fs::File::options()
-        .write(true)
-        .open(&big)
-        .and_then(|f| f.set_len(BIG))
-        .expect("make the 64 MiB file");
+    root.sparse_file("big.bin", BIG);
     let server = Server::start(
         root.path(),
         &["--quiet", "--workers", "2", "--write-timeout", "2"],
@@ -352,13 +346,7 @@ fn a_download_survives_the_server_being_stopped_and_continued() {
     const BIG: u64 = 256 * 1024 * 1024;
     let _serial = serial();
     let root = DocRoot::new();
-    // Sparse: nothing to write to the disk.
-    let big = root.file("big.bin", "");
-    std::fs::File::options()
-        .write(true)
-        .open(&big)
-        .and_then(|f| f.set_len(BIG))
-        .expect("make the 256 MiB file");
+    root.sparse_file("big.bin", BIG);
     let server = Server::start(root.path(), &["--quiet", "--write-timeout", "60"]);
     let pid = libc::pid_t::try_from(server.pid()).expect("pid fits pid_t");
     let mut client = server.client();

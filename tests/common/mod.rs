@@ -848,6 +848,18 @@ impl DocRoot {
         path
     }
 
+    /// Creates (or replaces) file `rel` under the root: `len` zero bytes,
+    /// sparse, so nothing is written to the disk.
+    pub fn sparse_file(&self, rel: &str, len: u64) -> PathBuf {
+        let path = self.file(rel, "");
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(len))
+            .unwrap_or_else(|e| panic!("make the sparse file {rel}: {e}"));
+        path
+    }
+
     /// Creates directory `rel` (and parents) under the root.
     pub fn dir(&self, rel: &str) -> PathBuf {
         let path = self.root.join(rel);
