@@ -63,8 +63,8 @@ impl ShutdownHandle {
         self.inner.requested.store(true, Ordering::SeqCst);
         // Shutting down a listening socket closes it for new connections
         // (they are refused from here on), wakes a `poll` on it, and makes
-        // `accept` fail with EINVAL. The descriptor stays open (and ours) as long as
-        // this handle lives, so this never hits another socket.
+        // `accept` fail with EINVAL. The descriptor stays open (and ours) as
+        // long as this handle lives, so this never hits another socket.
         // SAFETY: the descriptor belongs to `self.inner.listener`, which is
         // alive for the whole call.
         unsafe { libc::shutdown(self.inner.listener.as_raw_fd(), libc::SHUT_RD) };
@@ -326,6 +326,8 @@ impl Acceptor<'_> {
 /// but it waited behind the client for the client's time slice: `ab` busy
 /// 95%) and nice 5 (97%).
 struct NicerThread {
+    tid: libc::id_t,
+    /// The nice value to restore; `None` when it was left alone.
     previous: Option<libc::c_int>,
     /// A priority belongs to a thread: keep the guard on it (not `Send`).
     _thread: PhantomData<*const ()>,
@@ -333,34 +335,16 @@ struct NicerThread {
 
 impl NicerThread {
     fn enter(steps: u8) -> NicerThread {
-        if steps == 0 {
-            return NicerThread {
-                previous: None,
-                _thread: PhantomData,
-            };
-        }
         // SAFETY: gettid has no preconditions.
         let tid = unsafe { libc::gettid() } as libc::id_t;
-        // getpriority may return -1 as a value: errno tells an error apart.
-        // SAFETY: errno is thread-local; getpriority/setpriority on our own
-        // thread id have no memory-safety preconditions.
-        let previous = unsafe {
-            *libc::__errno_location() = 0;
-            let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-            if nice == -1 && *libc::__errno_location() != 0 {
-                None
-            } else {
-                let nicer = (nice + libc::c_int::from(steps)).min(19);
-                (libc::setpriority(libc::PRIO_PROCESS, tid, nicer) == 0).then_some(nice)
-            }
+        let previous = match steps {
+            0 => None,
+            _ => lower_priority(tid, steps)
+                .map_err(|err| log::debug!("cannot lower the acceptor's priority: {err}"))
+                .ok(),
         };
-        if previous.is_none() {
-            log::debug!(
-                "cannot lower the acceptor's priority: {}",
-                io::Error::last_os_error()
-            );
-        }
         NicerThread {
+            tid,
             previous,
             _thread: PhantomData,
         }
@@ -370,17 +354,35 @@ impl NicerThread {
 impl Drop for NicerThread {
     fn drop(&mut self) {
         if let Some(nice) = self.previous {
-            // SAFETY: as in `enter`.
-            let restored = unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) == 0
-            };
-            if !restored {
+            // SAFETY: setpriority on our own thread id has no memory-safety
+            // preconditions.
+            if unsafe { libc::setpriority(libc::PRIO_PROCESS, self.tid, nice) } != 0 {
                 log::debug!(
                     "cannot restore the thread's priority after serving: {}",
                     io::Error::last_os_error()
                 );
             }
         }
+    }
+}
+
+/// Makes thread `tid` `steps` nice steps nicer (at most 19); returns the
+/// nice value it had.
+fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
+    // getpriority may return -1 as a value: errno tells an error apart.
+    // SAFETY: errno is thread-local; getpriority/setpriority on a thread id
+    // have no memory-safety preconditions.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if nice == -1 && *libc::__errno_location() != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let nicer = (nice + libc::c_int::from(steps)).min(19);
+        if libc::setpriority(libc::PRIO_PROCESS, tid, nicer) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(nice)
     }
 }
 

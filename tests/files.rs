@@ -142,11 +142,7 @@ fn a_file_that_shrinks_mid_download_ends_the_connection() {
     let head = client.read_response_head().expect("response head");
     assert_eq!(head.status, 200, "{head:?}");
     assert_eq!(head.content_length(), Some(LEN as u64), "{head:?}");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|file| file.set_len(CUT))
-        .expect("truncate the file");
+    set_len(&path, CUT);
     let body = client.read_to_close();
     assert_eq!(body.len() as u64, CUT, "body bytes before the close");
     assert!(body.iter().all(|&b| b == 7), "body bytes are the file's");

@@ -852,11 +852,7 @@ impl DocRoot {
     /// sparse, so nothing is written to the disk.
     pub fn sparse_file(&self, rel: &str, len: u64) -> PathBuf {
         let path = self.file(rel, "");
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|file| file.set_len(len))
-            .unwrap_or_else(|e| panic!("make the sparse file {rel}: {e}"));
+        set_len(&path, len);
         path
     }
 
@@ -877,6 +873,15 @@ impl DocRoot {
         std::os::unix::fs::symlink(target, &path).unwrap();
         path
     }
+}
+
+/// Cuts file `path` to `len` bytes, or extends it with zeros (sparse).
+pub fn set_len(path: &Path, len: u64) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_len(len))
+        .unwrap_or_else(|e| panic!("set the length of {}: {e}", path.display()));
 }
 
 /// Sets the modification time of file `path`.
