@@ -5,6 +5,7 @@
 //! Everything here is bounded in time: sockets carry read and write
 //! timeouts, waits poll a condition until a deadline.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -235,6 +236,11 @@ impl Server {
     /// `extra_args`, and waits (at most [`START_TIMEOUT`]) for its
     /// `Serving` line.
     pub fn start(root: &Path, extra_args: &[&str]) -> Server {
+        Server::start_with_env(root, extra_args, &[])
+    }
+
+    /// [`Server::start`] with `env` added to the server's environment.
+    pub fn start_with_env(root: &Path, extra_args: &[&str], env: &[(&str, &OsStr)]) -> Server {
         let mut args: Vec<&str> = Vec::new();
         if !has_flag(extra_args, &["-b", "--bind"]) {
             args.extend(["--bind", "127.0.0.1"]);
@@ -250,6 +256,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(&args)
             .arg(root)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
