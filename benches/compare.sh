@@ -12,7 +12,10 @@
 #
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
 # round (ours, nginx, lighttpd, ours, …); each cell is the median requests/s
-# over the rounds. Missing tools are installed with apt-get (needs root).
+# over the rounds, and each row also shows the range of its per-round ratios
+# (servers minutes apart rather than the whole run apart): a ratio whose
+# range straddles 1.0 is within this machine's noise. Missing tools are
+# installed with apt-get (needs root).
 # Only processes this script started are stopped, by PID.
 set -euo pipefail
 
@@ -321,7 +324,12 @@ stop_server() {
 
 # ---------------------------------------------------------------- runs
 # Each result line: rps connect read write timeout non2xx failed
-record() { echo "$3" >>"$RES/$1.$2"; }
+# record ROW SERVER ROUND "RPS ERRORS…": one line per round, and the round's
+# requests/s beside its number (for the per-round ratios).
+record() {
+    echo "$4" >>"$RES/$1.$2"
+    echo "$3 ${4%% *}" >>"$RES/$1.$2.rounds"
+}
 
 # CPU time (user + system, in clock ticks) of the server under test: every
 # thread of $MAIN_PID and of its child processes (nginx's and lighttpd's
@@ -370,7 +378,7 @@ run_wrk() {
         note "$server: wrk failed on $row (round $rep): $(tail -n1 <<<"$out")"
         rps=NA
     fi
-    record "$row" "$server" "$rps ${errs:-0 0 0 0} ${non2xx:-0} 0"
+    record "$row" "$server" "$rep" "$rps ${errs:-0 0 0 0} ${non2xx:-0} 0"
     log "  $server ${LABEL[$row]}: $rps req/s"
 }
 
@@ -393,7 +401,7 @@ run_ab() {
     elif [[ $complete != "$AB_N" ]]; then
         note "$server: ab completed $complete of $AB_N requests (round $rep)"
     fi
-    record "$row" "$server" "$rps 0 0 0 0 ${non2xx:-0} ${failed:-0}"
+    record "$row" "$server" "$rep" "$rps 0 0 0 0 ${non2xx:-0} ${failed:-0}"
     log "  $server ${LABEL[$row]}: $rps req/s"
 }
 
@@ -478,6 +486,33 @@ errors() {
         }' "$1"
 }
 
+# The range of ours / best peer over the rounds, each round's servers
+# measured minutes apart: "0.91–1.12", or n/a.
+round_ratios() {
+    local row=$1 files=() f
+    for f in "$RES/$row".{ours,nginx,lighttpd}.rounds; do
+        [[ -f $f ]] && files+=("$f")
+    done
+    [[ -f $RES/$row.ours.rounds ]] || {
+        echo n/a
+        return
+    }
+    awk -v ours="$RES/$row.ours.rounds" '
+        $2 == "NA" { next }
+        FILENAME == ours { o[$1] = $2; next }
+        $2 + 0 > best[$1] + 0 { best[$1] = $2 }
+        END {
+            n = 0
+            for (r in o) if (best[r] > 0) {
+                x = o[r] / best[r]
+                if (n == 0 || x < lo) lo = x
+                if (n == 0 || x > hi) hi = x
+                n++
+            }
+            if (n == 0) print "n/a"; else printf "%.2f–%.2f\n", lo, hi
+        }' "${files[@]}"
+}
+
 fmt_rps() { [[ $1 == NA ]] && echo "n/a" || printf '%.0f' "$1"; }
 
 # (`wrk -v` exits with status 1, hence the `|| true`s.)
@@ -492,8 +527,8 @@ git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
 echo
 echo "## simple-web-server vs nginx vs lighttpd — median requests/s over $REPEATS round(s)"
 echo
-echo "| row | ours | nginx | lighttpd | ours / best peer |"
-echo "|:----|-----:|------:|---------:|-----------------:|"
+echo "| row | ours | nginx | lighttpd | ours / best peer | range over the rounds |"
+echo "|:----|-----:|------:|---------:|-----------------:|----------------------:|"
 for row in "${ROWS[@]}"; do
     o=$(median "$RES/$row.ours")
     n=$(median "$RES/$row.nginx")
@@ -504,7 +539,7 @@ for row in "${ROWS[@]}"; do
         if (l != "NA" && l + 0 > best) best = l
         if (o == "NA" || best == 0) print "n/a"; else printf "%.2f", o / best
     }')
-    echo "| ${LABEL[$row]} | $(fmt_rps "$o") | $(fmt_rps "$n") | $(fmt_rps "$l") | $ratio |"
+    echo "| ${LABEL[$row]} | $(fmt_rps "$o") | $(fmt_rps "$n") | $(fmt_rps "$l") | $ratio | $(round_ratios "$row") |"
 done
 echo
 echo "Errors, summed over the rounds (wrk socket errors connect/read/write/timeout and non-2xx; ab failed requests):"
@@ -515,8 +550,6 @@ for row in "${ROWS[@]}"; do
     echo "| ${LABEL[$row]} | $(errors "$RES/$row.ours") | $(errors "$RES/$row.nginx") | $(errors "$RES/$row.lighttpd") |"
 done
 echo
-o50=$(median "$RES/c50.ours")
-o1000=$(median "$RES/c1000.ours")
 echo "Server CPU time per request, µs (user + system, all threads and worker processes; median over the rounds; lower is better):"
 echo
 echo "| row | ours | nginx | lighttpd | ours / best peer |"
@@ -550,8 +583,17 @@ if ((IDLE_CONNS > 0)); then
     echo "| KiB per idle connection | $(cat "$RES/idle.ours" 2>/dev/null || echo n/a) | $(cat "$RES/idle.nginx" 2>/dev/null || echo n/a) | $(cat "$RES/idle.lighttpd" 2>/dev/null || echo n/a) |"
     echo
 fi
-echo "ours -c1000 / -c50 (1k.bin): $(awk -v a="$o1000" -v b="$o50" 'BEGIN {
-    if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }')"
+# -c1000 against -c50 for each server: requests/s, and the reciprocal of
+# server CPU per request (what requests/s would do if the server alone set
+# the pace).
+ratio_of() {
+    awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN {
+        if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+echo "-c1000 / -c50 (1k.bin), requests/s: ours $(ratio_of "$RES/c1000.ours" "$RES/c50.ours"), \
+nginx $(ratio_of "$RES/c1000.nginx" "$RES/c50.nginx"), lighttpd $(ratio_of "$RES/c1000.lighttpd" "$RES/c50.lighttpd"); \
+server CPU per request, -c50 / -c1000: ours $(ratio_of "$RES/c50.ours.cpu" "$RES/c1000.ours.cpu"), \
+nginx $(ratio_of "$RES/c50.nginx.cpu" "$RES/c1000.nginx.cpu"), lighttpd $(ratio_of "$RES/c50.lighttpd.cpu" "$RES/c1000.lighttpd.cpu")"
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \
 ours $version_ours ($rev) · nginx $version_nginx · lighttpd $version_lighttpd · wrk $version_wrk · ab $version_ab · \
 took $(($(date +%s) - started))s"
