@@ -12,10 +12,11 @@
 #
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
 # round (ours, nginx, lighttpd, ours, …); each cell is the median requests/s
-# over the rounds, and each row also shows the range of its per-round ratios
-# (servers minutes apart rather than the whole run apart): a ratio whose
-# range straddles 1.0 is within this machine's noise. Missing tools are
-# installed with apt-get (needs root).
+# over the rounds, and "ours / best peer" the ratio of those medians. Each row
+# also shows the ratio round by round (servers minutes apart rather than the
+# whole run apart), its median and range: a range that straddles 1.0 is
+# within this machine's noise. Missing tools are installed with apt-get
+# (needs root).
 # Only processes this script started are stopped, by PID.
 set -euo pipefail
 
@@ -486,8 +487,8 @@ errors() {
         }' "$1"
 }
 
-# The range of ours / best peer over the rounds, each round's servers
-# measured minutes apart: "0.91–1.12", or n/a.
+# Ours / best peer round by round (the three servers of a round run minutes
+# apart): "1.02 (0.91–1.12)", the median and the range, or n/a.
 round_ratios() {
     local row=$1 files=() f
     for f in "$RES/$row".{ours,nginx,lighttpd}.rounds; do
@@ -497,19 +498,18 @@ round_ratios() {
         echo n/a
         return
     }
-    awk -v ours="$RES/$row.ours.rounds" '
+    OURS=$RES/$row.ours.rounds awk '
         $2 == "NA" { next }
-        FILENAME == ours { o[$1] = $2; next }
+        FILENAME == ENVIRON["OURS"] { o[$1] = $2; next }
         $2 + 0 > best[$1] + 0 { best[$1] = $2 }
         END {
             n = 0
-            for (r in o) if (best[r] > 0) {
-                x = o[r] / best[r]
-                if (n == 0 || x < lo) lo = x
-                if (n == 0 || x > hi) hi = x
-                n++
-            }
-            if (n == 0) print "n/a"; else printf "%.2f–%.2f\n", lo, hi
+            for (r in o) if (best[r] > 0) x[++n] = o[r] / best[r]
+            if (n == 0) { print "n/a"; exit }
+            for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+            median = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+            printf "%.2f (%.2f–%.2f)\n", median, x[1], x[n]
         }' "${files[@]}"
 }
 
@@ -527,8 +527,8 @@ git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
 echo
 echo "## simple-web-server vs nginx vs lighttpd — median requests/s over $REPEATS round(s)"
 echo
-echo "| row | ours | nginx | lighttpd | ours / best peer | range over the rounds |"
-echo "|:----|-----:|------:|---------:|-----------------:|----------------------:|"
+echo "| row | ours | nginx | lighttpd | ours / best peer | per round: median (range) |"
+echo "|:----|-----:|------:|---------:|-----------------:|--------------------------:|"
 for row in "${ROWS[@]}"; do
     o=$(median "$RES/$row.ours")
     n=$(median "$RES/$row.nginx")
@@ -590,7 +590,8 @@ ratio_of() {
     awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN {
         if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }'
 }
-echo "-c1000 / -c50 (1k.bin), requests/s: ours $(ratio_of "$RES/c1000.ours" "$RES/c50.ours"), \
+[[ " ${ROWS[*]} " == *" c50 "* && " ${ROWS[*]} " == *" c1000 "* ]] &&
+    echo "-c1000 / -c50 (1k.bin), requests/s: ours $(ratio_of "$RES/c1000.ours" "$RES/c50.ours"), \
 nginx $(ratio_of "$RES/c1000.nginx" "$RES/c50.nginx"), lighttpd $(ratio_of "$RES/c1000.lighttpd" "$RES/c50.lighttpd"); \
 server CPU per request, -c50 / -c1000: ours $(ratio_of "$RES/c50.ours.cpu" "$RES/c1000.ours.cpu"), \
 nginx $(ratio_of "$RES/c50.nginx.cpu" "$RES/c1000.nginx.cpu"), lighttpd $(ratio_of "$RES/c50.lighttpd.cpu" "$RES/c1000.lighttpd.cpu")"

@@ -5,9 +5,12 @@
  *   SHIM_ACCEPT_ERRNO  the errno of each failure (a number, e.g. ENOBUFS's)
  *   SHIM_ACCEPT_PASS   connections accepted normally before failures start
  *   SHIM_ACCEPT_UNTIL  a path: once it exists, accept4 works again
- *   SHIM_ACCEPT_COUNT  a path: the number of failed calls so far, rewritten
+ *   SHIM_ACCEPT_COUNT  a path: the number of failed calls so far, replaced
  *                      after each one
  * Without SHIM_ACCEPT_ERRNO, accept4 is left alone.
+ *
+ * The state is not locked: the server calls accept4 from one thread only,
+ * its acceptor.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -42,17 +45,22 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     }
 
     failed++;
-    /* One fixed-width write at the start of the file: a reader sees the
-     * old count or the new one, never an empty file. */
-    static int out = -2;
-    if (out == -2) {
-        const char *count = getenv("SHIM_ACCEPT_COUNT");
-        out = count ? open(count, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
-    }
-    if (out >= 0) {
+    const char *count = getenv("SHIM_ACCEPT_COUNT");
+    if (count) {
+        /* Written beside, then renamed over: a reader sees the old count or
+         * the new one, never a file half written. */
+        char tmp[4096];
         char text[24];
-        int n = snprintf(text, sizeof text, "%20ld\n", failed);
-        if (pwrite(out, text, (size_t)n, 0) < 0) { /* the test sees no count */ }
+        int n = snprintf(text, sizeof text, "%ld\n", failed);
+        if (snprintf(tmp, sizeof tmp, "%s.tmp", count) < (int)sizeof tmp) {
+            int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (out >= 0) {
+                int whole = write(out, text, (size_t)n) == n;
+                close(out);
+                if (whole)
+                    rename(tmp, count);
+            }
+        }
     }
     errno = atoi(err);
     return -1;
