@@ -59,11 +59,7 @@ fn silent_connections_do_not_delay_shutdown() {
     // Others are served beside them.
     let resp = server.get("/a.txt");
     assert_eq!(resp.status, 200, "{resp:?}");
-    server.send_signal(libc::SIGINT);
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .expect("server did not exit after SIGINT with silent connections open");
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    server.assert_exits_0_on_sigint("with silent connections open");
 }
 
 /// One thread of a process, from `/proc/PID/task/TID/stat`.
@@ -281,14 +277,6 @@ fn build_shim(dir: &Path) -> PathBuf {
     lib
 }
 
-fn assert_exits_cleanly(server: &mut Server) {
-    server.send_signal(libc::SIGINT);
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .expect("server did not exit after SIGINT while accept4 failed");
-    assert_eq!(status.code(), Some(0), "{status:?}");
-}
-
 #[test]
 fn persistent_accept_errors_pause_the_acceptor_and_serve_what_it_took() {
     let root = site();
@@ -306,7 +294,9 @@ fn persistent_accept_errors_pause_the_acceptor_and_serve_what_it_took() {
     failing.heal();
     let resp = waiting.read_response();
     assert_eq!(resp.status, 200, "{resp:?}");
-    assert_exits_cleanly(&mut failing.server);
+    failing
+        .server
+        .assert_exits_0_on_sigint("after accept4 failed");
 }
 
 #[test]
@@ -352,5 +342,7 @@ fn emfile_is_logged_once_per_burst_while_open_connections_are_served() {
     assert_eq!(open.get("/a.txt").status, 200);
     failing.heal();
     assert_eq!(next.read_response().status, 200);
-    assert_exits_cleanly(&mut failing.server);
+    failing
+        .server
+        .assert_exits_0_on_sigint("after accept4 failed");
 }

@@ -162,11 +162,7 @@ fn sigterm_behaves_like_sigint() {
 fn idle_server_exits_0_on_sigint() {
     let root = DocRoot::new();
     let mut server = Server::start(root.path(), &["--quiet"]);
-    server.send_signal(libc::SIGINT);
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .expect("idle server did not exit after SIGINT");
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    server.assert_exits_0_on_sigint("while idle");
 }
 
 /// The server exits 0 within `timeout` (after `what`), closes its output,

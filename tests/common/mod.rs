@@ -371,6 +371,16 @@ impl Server {
         wait_child(&mut self.child, timeout)
     }
 
+    /// Sends SIGINT and asserts that the server exits 0 within 10 s;
+    /// `when` says what was going on, for the failure message.
+    pub fn assert_exits_0_on_sigint(&mut self, when: &str) {
+        self.send_signal(libc::SIGINT);
+        let status = self
+            .wait_exit(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("server did not exit after SIGINT {when}"));
+        assert_eq!(status.code(), Some(0), "{status:?}");
+    }
+
     /// A new client connected to this server.
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
