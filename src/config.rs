@@ -5,6 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tls::TlsSource;
+
 /// The longest any timeout may be (one day): deadlines are computed as
 /// `now + timeout`, which must not overflow.
 pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
@@ -54,6 +56,8 @@ pub struct Config {
     /// it again (root, `CAP_SYS_NICE` or `RLIMIT_NICE`); `0` leaves the
     /// thread alone.
     pub acceptor_nice: u8,
+    /// Speak HTTPS with this certificate and key; plain HTTP when `None`.
+    pub tls: Option<TlsSource>,
 }
 
 impl Config {
@@ -74,6 +78,7 @@ impl Config {
             cache_control: None,
             precompressed: false,
             acceptor_nice: 10,
+            tls: None,
         }
     }
 

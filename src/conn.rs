@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::ops::Range;
-use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
 use crate::http::{self, Body, Clock, Head, Method, Payload, Reply, Request, Status, Version};
 use crate::pool::LoadGuard;
+use crate::transport::{self, Transport, Wrote};
 
 /// Size of a connection's read buffer: exactly the largest header section
 /// we accept, so a full buffer without a complete request is a `431`.
@@ -90,7 +90,7 @@ pub struct Ctx<'a> {
 
 /// One client connection.
 pub struct Conn {
-    stream: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     state: State,
     /// Received bytes not yet consumed; `None` while nothing is buffered, so
@@ -115,9 +115,9 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, peer: SocketAddr, accepted: Instant, load: LoadGuard) -> Conn {
+    pub fn new(transport: Transport, peer: SocketAddr, accepted: Instant, load: LoadGuard) -> Conn {
         Conn {
-            stream,
+            transport,
             peer,
             state: State::Idle { since: accepted },
             input: None,
@@ -131,13 +131,17 @@ impl Conn {
         }
     }
 
-    pub fn stream(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    pub fn socket(&mut self) -> &mut TcpStream {
+        self.transport.socket()
     }
 
-    /// Whether the connection waits between requests (closed first on shutdown).
+    /// Whether the connection waits between requests (closed first on
+    /// shutdown). One in the middle of a TLS handshake is about to send a
+    /// request, like one that sent part of it.
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Idle { .. }) && self.input.is_none()
+        matches!(self.state, State::Idle { .. })
+            && self.input.is_none()
+            && !self.transport.is_handshaking()
     }
 
     /// What the connection waits for now, and until when.
@@ -193,14 +197,14 @@ impl Conn {
             unreachable!("write_step outside Writing");
         };
         if !self.nodelay && (self.served > 0 || !out.rest.is_empty()) {
-            set_nodelay(&self.stream, &mut self.nodelay);
+            set_nodelay(self.transport.socket(), &mut self.nodelay);
         }
-        match out.send(&self.stream, &mut turn.budget, ctx) {
+        match out.send(&mut self.transport, &mut turn.budget, ctx) {
             Ok(Sent::All) => {}
             Ok(Sent::Blocked) => {
                 // The rest goes out as the client makes room: don't let
                 // Nagle hold back its tail.
-                set_nodelay(&self.stream, &mut self.nodelay);
+                set_nodelay(self.transport.socket(), &mut self.nodelay);
                 return Some(Next::Wait);
             }
             Ok(Sent::BudgetSpent) => return Some(Next::Yield),
@@ -250,6 +254,15 @@ impl Conn {
             // out to be (part of) a request and not a body being skipped.
             Ok(_) => None,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Some(self.wait_for_input(ctx)),
+            Err(err) if transport::is_plain_http(&err) => {
+                log::debug!("{}: {err}", self.peer);
+                // Whatever the client sends from here on is skipped, so
+                // that it reads this answer rather than a reset.
+                self.discard = u64::MAX;
+                let framing = Framing::closing(String::from("-"));
+                self.queue(Reply::https_required(), framing, ctx);
+                None
+            }
             Err(err) => {
                 log::debug!("{}: read failed: {err}", self.peer);
                 Some(Next::Close)
@@ -265,7 +278,7 @@ impl Conn {
         };
         let mut scratch = [0u8; 4096];
         loop {
-            match self.stream.read(&mut scratch) {
+            match self.transport.discard(&mut scratch) {
                 Ok(0) => return Some(Next::Close),
                 Ok(n) => {
                     *drained += n as u64;
@@ -274,7 +287,6 @@ impl Conn {
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Some(Next::Wait),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Some(Next::Close),
             }
         }
@@ -340,20 +352,17 @@ impl Conn {
             return Err(io::Error::other("input buffer full"));
         }
         let wanted = space.len();
-        loop {
-            match self.stream.read(space) {
-                Ok(n) => {
-                    input.end += n;
-                    self.may_read = n == wanted || self.peer_closed;
-                    return Ok(n);
+        match self.transport.read(space) {
+            Ok(n) => {
+                input.end += n;
+                self.may_read = n == wanted || self.peer_closed;
+                Ok(n)
+            }
+            Err(err) => {
+                if err.kind() == io::ErrorKind::WouldBlock {
+                    self.may_read = false;
                 }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    if err.kind() == io::ErrorKind::WouldBlock {
-                        self.may_read = false;
-                    }
-                    return Err(err);
-                }
+                Err(err)
             }
         }
     }
@@ -471,7 +480,7 @@ impl Conn {
         if !unread {
             return Next::Close;
         }
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+        if self.transport.shutdown_write().is_err() {
             return Next::Close;
         }
         self.state = State::Closing {
@@ -630,12 +639,6 @@ enum Sent {
     BudgetSpent,
 }
 
-/// The outcome of one write attempt.
-enum Wrote {
-    Bytes(u64),
-    Blocked,
-}
-
 impl Outgoing {
     fn encode(reply: Reply, framing: Framing, ctx: &mut Ctx) -> Outgoing {
         let Framing {
@@ -716,7 +719,12 @@ impl Outgoing {
     /// Sends as much as the socket takes, within `budget`: the rest of the
     /// head together with a leading in-memory part (one `sendmsg`), then
     /// part after part.
-    fn send(&mut self, stream: &TcpStream, budget: &mut u64, ctx: &mut Ctx) -> io::Result<Sent> {
+    fn send(
+        &mut self,
+        transport: &mut Transport,
+        budget: &mut u64,
+        ctx: &mut Ctx,
+    ) -> io::Result<Sent> {
         loop {
             if self.rest.front().is_some_and(Part::is_done) {
                 self.rest.pop_front();
@@ -724,7 +732,12 @@ impl Outgoing {
             }
             let head = &self.buf[self.written..];
             if self.written == self.buf.len() && self.rest.is_empty() {
-                return Ok(Sent::All);
+                // All taken; over TLS, the last records may still wait.
+                return Ok(if transport.flush()? {
+                    Sent::All
+                } else {
+                    Sent::Blocked
+                });
             }
             if head.is_empty() && *budget == 0 {
                 return Ok(Sent::BudgetSpent);
@@ -743,25 +756,17 @@ impl Outgoing {
                     remaining,
                 }) if head.is_empty() => {
                     let chunk = (*remaining).min(SENDFILE_CHUNK).min(*budget);
-                    let wrote = sendfile(stream, file, offset, chunk)?;
-                    if let Wrote::Bytes(n) = wrote {
+                    let scratch = ctx.buffers.file_chunk();
+                    let wrote = transport.send_file(file, offset, chunk, scratch)?;
+                    if let Wrote::Bytes(n) | Wrote::Full(n) = wrote {
                         *remaining -= n;
-                        // A short count usually means the socket's buffer is
-                        // full; calling again at once only trickles out one
-                        // segment per call. But a signal, a shrunk file or a
-                        // read error also cut a call short, with room left
-                        // and no wake-up to come: ask the socket.
-                        if n < chunk && *remaining > 0 && !has_room(stream) {
-                            self.progressed(n, budget, ctx);
-                            return Ok(Sent::Blocked);
-                        }
                     }
                     wrote
                 }
                 Some(Part::Memory { bytes, pos }) => {
                     let data = &bytes.as_slice()[*pos..];
-                    let wrote = send(stream, &[head, data], parts_after_front)?;
-                    if let Wrote::Bytes(n) = wrote {
+                    let wrote = transport.write(&[head, data], parts_after_front)?;
+                    if let Wrote::Bytes(n) | Wrote::Full(n) = wrote {
                         let into_data = (n as usize).saturating_sub(head.len());
                         *pos += into_data;
                         self.written += n as usize - into_data;
@@ -769,8 +774,8 @@ impl Outgoing {
                     wrote
                 }
                 _ => {
-                    let wrote = send(stream, &[head], more)?;
-                    if let Wrote::Bytes(n) = wrote {
+                    let wrote = transport.write(&[head], more)?;
+                    if let Wrote::Bytes(n) | Wrote::Full(n) = wrote {
                         self.written += n as usize;
                     }
                     wrote
@@ -778,6 +783,10 @@ impl Outgoing {
             };
             match wrote {
                 Wrote::Bytes(n) => self.progressed(n, budget, ctx),
+                Wrote::Full(n) => {
+                    self.progressed(n, budget, ctx);
+                    return Ok(Sent::Blocked);
+                }
                 Wrote::Blocked => return Ok(Sent::Blocked),
             }
         }
@@ -847,101 +856,14 @@ impl Part {
     }
 }
 
-/// One non-blocking `sendmsg` of up to two slices (head and body), with
-/// `MSG_MORE` when more follows at once, so the kernel doesn't push a short
-/// segment yet.
-fn send(stream: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
-    let mut iov = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; 2];
-    let mut count = 0;
-    for slice in slices.iter().filter(|s| !s.is_empty()).take(iov.len()) {
-        iov[count] = libc::iovec {
-            iov_base: slice.as_ptr() as *mut libc::c_void,
-            iov_len: slice.len(),
-        };
-        count += 1;
-    }
-    // SAFETY: all-zero is a valid msghdr (no name, no control data).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = count as _;
-    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
-    loop {
-        // SAFETY: the descriptor is open for the whole call (borrowed from
-        // `stream`); `msg` points at `count` iovecs, each describing a live
-        // slice borrowed for the whole call, which the kernel only reads.
-        let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, flags) };
-        if n > 0 {
-            return Ok(Wrote::Bytes(n as u64));
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
-            io::ErrorKind::Interrupted => {}
-            _ => return Err(err),
-        }
-    }
-}
-
-/// One `sendfile(2)` of up to `count` bytes from `file` at `offset` to the
-/// socket, advancing `offset`.
-fn sendfile(stream: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
-    loop {
-        let mut off = *offset as libc::off_t;
-        // SAFETY: both descriptors are open for the whole call (borrowed from
-        // `stream` and `file`), and `off` is a valid, exclusive pointer to an
-        // initialised off_t that the kernel updates.
-        let n = unsafe {
-            libc::sendfile(
-                stream.as_raw_fd(),
-                file.as_raw_fd(),
-                &mut off,
-                count as usize,
-            )
-        };
-        if n > 0 {
-            *offset = off as u64;
-            return Ok(Wrote::Bytes(n as u64));
-        }
-        if n == 0 {
-            // The file shrank under us: the promised length can't be met.
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
-            io::ErrorKind::Interrupted => {}
-            _ => return Err(err),
-        }
-    }
-}
-
-/// Whether the socket takes more now (one `poll` that does not wait). When
-/// it does not, the kernel's `tcp_poll` marks it as waiting for room
-/// (`SOCK_NOSPACE`), so the edge-triggered poll reports it writable once it
-/// has room. An error counts as room: the next write reports it.
-fn has_room(stream: &TcpStream) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid, writable pollfd for the stream's open descriptor;
-    // a zero timeout.
-    let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
-    ready < 0 || pollfd.revents != 0
-}
-
 /// A worker's spare buffers, so a connection holds buffers only while it is
 /// busy and an idle one holds none.
 pub struct Buffers {
     input: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
+    /// Where a TLS connection reads a file before encrypting it; allocated
+    /// on first use, so a plain-HTTP worker never holds it.
+    file_chunk: Vec<u8>,
 }
 
 impl Buffers {
@@ -949,7 +871,12 @@ impl Buffers {
         Buffers {
             input: Vec::new(),
             output: Vec::new(),
+            file_chunk: Vec::new(),
         }
+    }
+
+    fn file_chunk(&mut self) -> &mut Vec<u8> {
+        &mut self.file_chunk
     }
 
     fn take_input(&mut self) -> Vec<u8> {

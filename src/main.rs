@@ -1,16 +1,20 @@
 //! The command line: flags → `Config`, logging, signals, exit codes.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
 use log::LevelFilter;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
 
-use simple_web_server::{ACCESS_LOG_TARGET, Config, Server};
+use simple_web_server::{
+    ACCESS_LOG_TARGET, Config, ReloadHandle, Server, ShutdownHandle, TlsSource,
+};
 
 /// Usage errors (bad flags or values).
 const EXIT_USAGE: u8 = 2;
@@ -76,6 +80,19 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 10)]
     acceptor_nice: u8,
 
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, SEC1 or RSA) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate made at start-up for
+    /// localhost (for development; never written to disk).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
@@ -103,6 +120,14 @@ impl Args {
         config.precompressed = self.precompressed;
         config.acceptor_nice = self.acceptor_nice;
         config.access_log = !self.quiet;
+        config.tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ if self.tls_self_signed => Some(TlsSource::SelfSigned),
+            _ => None,
+        };
         config
     }
 }
@@ -142,26 +167,22 @@ fn main() -> ExitCode {
     };
     // Signals are handled from before the Serving line on, so one sent as
     // soon as it appears is a graceful shutdown, not a kill.
-    let handle = server.shutdown_handle();
-    let signals = AtomicUsize::new(0);
-    let installed = ctrlc::set_handler(move || {
-        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-            log::info!("signal received: shutting down gracefully (again to exit at once)");
-            handle.shutdown();
-        } else {
-            log::warn!("second signal: exiting now");
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    });
-    if let Err(err) = installed {
-        eprintln!("error: cannot install the signal handler: {err}");
+    if let Err(err) = handle_signals(server.shutdown_handle(), server.reload_handle()) {
+        eprintln!("error: cannot install the signal handlers: {err}");
         return ExitCode::from(EXIT_FAILURE);
+    }
+    if let (true, Some(fingerprint)) = (args.tls_self_signed, server.tls_fingerprint()) {
+        log::info!(
+            "TLS: a self-signed certificate for localhost, 127.0.0.1, ::1 and {}; SHA-256 fingerprint {fingerprint}",
+            args.bind
+        );
     }
     // Only now: a script that reads this line may signal us at once.
     eprintln!(
-        "Serving {} at {} with {workers} workers",
+        "Serving {} at {}://{}/ with {workers} workers",
         args.root.display(),
-        url(server.local_addr())
+        server.scheme(),
+        server.local_addr()
     );
 
     match server.run() {
@@ -204,9 +225,37 @@ fn parse_header_value(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// `http://127.0.0.1:8000/`, `http://[::1]:8000/`
-fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}/")
+/// SIGINT and SIGTERM: a graceful shutdown, and a second one exits at
+/// once. SIGHUP: reload the TLS certificate and key. Handled on a thread of
+/// their own, outside any signal handler.
+fn handle_signals(shutdown: ShutdownHandle, reload: ReloadHandle) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut stopping = false;
+            for signal in signals.forever() {
+                match signal {
+                    SIGHUP => {
+                        log::info!("SIGHUP: reloading");
+                        // The outcome is logged; the server goes on either way.
+                        let _ = reload.reload();
+                    }
+                    _ if !stopping => {
+                        stopping = true;
+                        log::info!(
+                            "signal received: shutting down gracefully (again to exit at once)"
+                        );
+                        shutdown.shutdown();
+                    }
+                    _ => {
+                        log::warn!("second signal: exiting now");
+                        std::process::exit(EXIT_INTERRUPTED);
+                    }
+                }
+            }
+        })?;
+    Ok(())
 }
 
 /// Access log (target `access`) to stdout as bare lines; diagnostics to stderr.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::ServerConfig;
 use slab::Slab;
 
 use crate::config::Config;
@@ -21,6 +22,7 @@ use crate::conn::{Buffers, Conn, Ctx, Next};
 use crate::deadlines::{Deadlines, Wait};
 use crate::files::{FileCache, Root};
 use crate::http::Clock;
+use crate::transport::Transport;
 
 /// New connections waiting for one worker; beyond this the acceptor tries
 /// another worker, then stops accepting (the kernel backlog holds the rest).
@@ -93,7 +95,12 @@ fn nanos_since(epoch: Instant, at: Instant) -> u64 {
 }
 
 impl Pool {
-    pub fn spawn(config: Arc<Config>, root: Arc<Root>) -> io::Result<Pool> {
+    /// Starts the workers; with `tls`, every connection speaks TLS.
+    pub fn spawn(
+        config: Arc<Config>,
+        root: Arc<Root>,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<Pool> {
         let pool_draining = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
@@ -111,7 +118,7 @@ impl Pool {
                 oldest_idle: AtomicU64::new(u64::MAX),
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-            let (config, root) = (config.clone(), root.clone());
+            let (config, root, tls) = (config.clone(), root.clone(), tls.clone());
             let (worker_shared, draining) = (shared.clone(), pool_draining.clone());
             let done_tx = done_tx.clone();
             let thread = thread::Builder::new()
@@ -131,6 +138,7 @@ impl Pool {
                         clock: Clock::new(),
                         config,
                         root,
+                        tls,
                         shared: worker_shared,
                         draining,
                         drain_started: false,
@@ -310,6 +318,8 @@ struct Worker {
     clock: Clock,
     config: Arc<Config>,
     root: Arc<Root>,
+    /// Set when the server speaks TLS: what each handshake starts from.
+    tls: Option<Arc<ServerConfig>>,
     shared: Arc<Shared>,
     draining: Arc<AtomicBool>,
     drain_started: bool,
@@ -407,7 +417,17 @@ impl Worker {
                     return;
                 }
             };
-            let conn = Conn::new(new.stream, new.peer, new.accepted, new.load);
+            let transport = match &self.tls {
+                None => Transport::plain(new.stream),
+                Some(tls) => match Transport::tls(new.stream, tls) {
+                    Ok(transport) => transport,
+                    Err(err) => {
+                        log::error!("cannot start a TLS session: {err}");
+                        continue;
+                    }
+                },
+            };
+            let conn = Conn::new(transport, new.peer, new.accepted, new.load);
             let key = self.conns.insert(conn);
             self.serve(key, now, |conn, ctx| conn.drive(true, ctx));
         }
@@ -443,7 +463,7 @@ impl Worker {
             match self
                 .poll
                 .registry()
-                .register(conn.stream(), Token(key), interest)
+                .register(conn.socket(), Token(key), interest)
             {
                 Ok(()) => conn.registered = true,
                 Err(err) => {

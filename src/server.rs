@@ -16,6 +16,7 @@ use mio::net::TcpStream;
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::pool::Pool;
+use crate::tls::{Tls, TlsError};
 
 /// Connections the kernel queues for us while the acceptor is busy or paused.
 const BACKLOG: libc::c_int = 4096;
@@ -39,6 +40,7 @@ const SPARE_FDS: u64 = 64;
 pub struct Server {
     config: Arc<Config>,
     root: Arc<Root>,
+    tls: Option<Arc<Tls>>,
     local_addr: SocketAddr,
     shutdown: ShutdownHandle,
 }
@@ -75,6 +77,43 @@ impl ShutdownHandle {
     }
 }
 
+/// Reloads, while the server runs, what can change without a restart: the
+/// TLS certificate and key, from the same files. Cheap to clone; usable
+/// from any thread.
+#[derive(Clone)]
+pub struct ReloadHandle {
+    tls: Option<Arc<Tls>>,
+}
+
+impl ReloadHandle {
+    /// Reloads and logs what happened. New TLS handshakes use the new pair;
+    /// connections already open keep theirs. On error the old pair stays
+    /// and the error is returned (and logged).
+    pub fn reload(&self) -> Result<(), Error> {
+        let Some(tls) = &self.tls else {
+            log::info!("reload: nothing to reload (the server speaks plain HTTP)");
+            return Ok(());
+        };
+        match tls.reload() {
+            Ok(Some((cert, fingerprint))) => {
+                log::info!(
+                    "reloaded the TLS certificate and key from {} (SHA-256 fingerprint {fingerprint})",
+                    cert.display()
+                );
+                Ok(())
+            }
+            Ok(None) => {
+                log::info!("reload: nothing to reload (the certificate is self-signed)");
+                Ok(())
+            }
+            Err(err) => {
+                log::error!("cannot reload the TLS certificate: {err}; keeping the current one");
+                Err(Error::Tls(err))
+            }
+        }
+    }
+}
+
 /// What a server did, reported when [`Server::run`] returns.
 #[derive(Clone, Debug)]
 pub struct Summary {
@@ -99,6 +138,14 @@ impl Server {
                 source,
             },
         )?;
+        // Before binding: a bad certificate is the user's to fix, and
+        // nothing should listen meanwhile.
+        let tls = match &config.tls {
+            Some(source) => Some(Arc::new(
+                Tls::new(source.clone(), config.bind).map_err(Error::Tls)?,
+            )),
+            None => None,
+        };
         let addr = config.addr();
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         // std listens with a backlog of 128; a burst of a thousand clients
@@ -124,6 +171,7 @@ impl Server {
         Ok(Server {
             config: Arc::new(config),
             root: Arc::new(root),
+            tls,
             local_addr,
             shutdown,
         })
@@ -132,6 +180,25 @@ impl Server {
     /// The address the server listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// `https` when the server speaks TLS, `http` otherwise.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The SHA-256 fingerprint (`AB:CD:…`) of the certificate the server
+    /// presents, when it speaks TLS.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_deref().map(Tls::fingerprint)
+    }
+
+    /// A handle that reloads what can change without a restart (the TLS
+    /// certificate and key).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle {
+            tls: self.tls.clone(),
+        }
     }
 
     /// A handle that makes [`run`](Server::run) drain and return.
@@ -148,7 +215,9 @@ impl Server {
     /// allows raising it again.
     pub fn run(self) -> Result<Summary, Error> {
         let started = Instant::now();
-        let mut pool = Pool::spawn(self.config.clone(), self.root.clone()).map_err(Error::Io)?;
+        let tls = self.tls.as_ref().map(|tls| tls.config().clone());
+        let mut pool =
+            Pool::spawn(self.config.clone(), self.root.clone(), tls).map_err(Error::Io)?;
         let mut acceptor = Acceptor {
             shutdown: &self.shutdown,
             pool: &pool,
@@ -538,8 +607,16 @@ fn raise_fd_limit(max_connections: usize, workers: usize) -> usize {
 #[derive(Debug)]
 pub enum Error {
     Config(ConfigError),
-    Root { path: PathBuf, source: io::Error },
-    Bind { addr: SocketAddr, source: io::Error },
+    Root {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Bind {
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    /// The TLS certificate or key can't be used.
+    Tls(TlsError),
     Io(io::Error),
 }
 
@@ -554,6 +631,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot serve '{}': {source}", path.display())
             }
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Error::Tls(err) => write!(f, "cannot use the TLS certificate: {err}"),
             Error::Io(err) => write!(f, "I/O error: {err}"),
         }
     }
@@ -563,6 +641,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Config(err) => Some(err),
+            Error::Tls(err) => Some(err),
             Error::Root { source, .. } | Error::Bind { source, .. } | Error::Io(source) => {
                 Some(source)
             }

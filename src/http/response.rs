@@ -168,6 +168,17 @@ impl Reply {
         }
     }
 
+    /// The answer to a plain-HTTP request sent to the HTTPS port, in plain
+    /// text (as nginx answers it): which scheme to use instead.
+    pub fn https_required() -> Reply {
+        let mut reply = Reply::error(Status::BadRequest);
+        reply.content_type = Some(Cow::Borrowed("text/plain; charset=utf-8"));
+        reply.payload = Payload::Bytes(
+            b"400 Bad Request: this port speaks HTTPS. Use https:// instead of http://.\n".to_vec(),
+        );
+        reply
+    }
+
     /// A redirect to `location`, with a small page that links there.
     pub fn moved_permanently(location: String) -> Reply {
         let mut reply = Reply::error(Status::MovedPermanently);

@@ -1,0 +1,211 @@
+//! TLS settings: the certificate and key (from PEM files, or self-signed
+//! at start-up), the rustls `ServerConfig` that every worker's connections
+//! share, and reloading the pair without a restart.
+//!
+//! The handshake itself happens in the workers (see `transport.rs`); this
+//! module only decides what they present.
+
+use std::fmt;
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, version};
+
+/// Sessions remembered for resumption by session ID (TLS 1.2 clients that
+/// don't take tickets); each costs a few hundred bytes.
+const SESSION_CACHE: usize = 16 * 1024;
+
+/// Where the certificate and key come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files: the certificate chain (leaf first) and its private key
+    /// (PKCS#8, SEC1 or PKCS#1). Read at start-up and on every reload.
+    Files { cert: PathBuf, key: PathBuf },
+    /// An in-memory certificate for `localhost`, `127.0.0.1`, `::1` and the
+    /// bind address, made at start-up and never written to disk.
+    SelfSigned,
+}
+
+/// Why a certificate or key could not be used.
+#[derive(Debug)]
+pub struct TlsError {
+    /// The file concerned, if any.
+    path: Option<PathBuf>,
+    what: String,
+}
+
+impl TlsError {
+    fn file(path: &Path, what: impl fmt::Display) -> TlsError {
+        TlsError {
+            path: Some(path.to_owned()),
+            what: what.to_string(),
+        }
+    }
+
+    fn other(what: impl fmt::Display) -> TlsError {
+        TlsError {
+            path: None,
+            what: what.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{}: {}", path.display(), self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// The server's TLS state: one `ServerConfig` for every connection, whose
+/// certificate can be swapped while connections keep going.
+pub struct Tls {
+    source: TlsSource,
+    config: Arc<ServerConfig>,
+    current: Arc<CurrentCert>,
+    /// SHA-256 of the leaf certificate, as `AB:CD:…`.
+    fingerprint: String,
+}
+
+impl Tls {
+    /// Loads (or makes) the certificate and key and builds the shared
+    /// configuration: TLS 1.3 and 1.2 with rustls's default AEAD suites,
+    /// ALPN `http/1.1`, resumption by tickets and by session ID.
+    pub fn new(source: TlsSource, bind: IpAddr) -> Result<Tls, TlsError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let key = match &source {
+            TlsSource::Files { cert, key } => load_pair(cert, key, &provider)?,
+            TlsSource::SelfSigned => self_signed(bind, &provider)?,
+        };
+        let fingerprint = fingerprint(&key.cert[0]);
+        let current = Arc::new(CurrentCert(RwLock::new(Arc::new(key))));
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&version::TLS13, &version::TLS12])
+            .map_err(TlsError::other)?
+            .with_no_client_auth()
+            .with_cert_resolver(current.clone());
+        // No `h2` until the server speaks it.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(TlsError::other)?;
+        config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        Ok(Tls {
+            source,
+            config: Arc::new(config),
+            current,
+            fingerprint,
+        })
+    }
+
+    /// The configuration every new connection starts from.
+    pub fn config(&self) -> &Arc<ServerConfig> {
+        &self.config
+    }
+
+    /// The leaf certificate's SHA-256 fingerprint (`AB:CD:…`), as a browser
+    /// shows it.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Reads the certificate and key again from their files. New handshakes
+    /// use the new pair; connections already open keep theirs. On error the
+    /// current pair stays. A self-signed certificate has nothing to reload.
+    /// Returns the certificate's path and its new fingerprint.
+    pub fn reload(&self) -> Result<Option<(&Path, String)>, TlsError> {
+        let TlsSource::Files { cert, key } = &self.source else {
+            return Ok(None);
+        };
+        let pair = load_pair(cert, key, self.config.crypto_provider())?;
+        let fingerprint = fingerprint(&pair.cert[0]);
+        *self.current.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pair);
+        Ok(Some((cert, fingerprint)))
+    }
+}
+
+/// Hands every handshake the current certificate; [`Tls::reload`] replaces it.
+#[derive(Debug)]
+struct CurrentCert(RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for CurrentCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // A poisoned lock still holds a whole `Arc`: a panic can't leave it
+        // half-written.
+        Some(self.0.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
+
+/// Reads a PEM certificate chain and private key, and checks that the key
+/// belongs to the first certificate.
+fn load_pair(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let cert_pem = fs::read(cert_path).map_err(|e| TlsError::file(cert_path, e))?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::file(cert_path, pem_error(e)))?;
+    if chain.is_empty() {
+        return Err(TlsError::file(
+            cert_path,
+            "no certificate in it: expected a PEM \"BEGIN CERTIFICATE\" block",
+        ));
+    }
+    let key_pem = fs::read(key_path).map_err(|e| TlsError::file(key_path, e))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => TlsError::file(
+            key_path,
+            "no private key in it: expected a PEM PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block",
+        ),
+        e => TlsError::file(key_path, pem_error(e)),
+    })?;
+    CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => TlsError::file(
+            key_path,
+            format!("does not match the certificate in {}", cert_path.display()),
+        ),
+        e => TlsError::file(key_path, format!("cannot use this key: {e}")),
+    })
+}
+
+fn pem_error(err: pem::Error) -> String {
+    match err {
+        pem::Error::Io(e) => e.to_string(),
+        e => format!("not valid PEM ({e:?})"),
+    }
+}
+
+/// An ECDSA P-256 certificate for local development, for the names a
+/// browser on this machine would use.
+fn self_signed(bind: IpAddr, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let bind = bind.to_string();
+    if !names.contains(&bind) && bind != "0.0.0.0" && bind != "::" {
+        names.push(bind);
+    }
+    let made = rcgen::generate_simple_self_signed(names).map_err(TlsError::other)?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    CertifiedKey::from_der(vec![made.cert.der().clone()], key, provider).map_err(TlsError::other)
+}
+
+/// `AB:CD:…`: the SHA-256 of a DER certificate.
+fn fingerprint(cert: &CertificateDer) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
