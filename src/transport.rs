@@ -204,6 +204,8 @@ impl TlsStream {
             return Err(io::Error::other(PlainHttp));
         }
         let mut filled = 0;
+        // The last read came back short: the socket had no more.
+        let mut drained = false;
         loop {
             // What is decrypted already.
             while filled < buf.len() {
@@ -219,10 +221,18 @@ impl TlsStream {
                     Err(err) => return Err(err),
                 }
             }
-            if filled == buf.len() {
+            // A short read emptied the socket, as in `Conn::read`: return
+            // what we have rather than pay for a read that says EAGAIN.
+            // With nothing to return, read on until EAGAIN or the end, since
+            // a client that closed its side sends no event after this.
+            if filled == buf.len() || (drained && filled > 0) {
                 return Ok(filled);
             }
-            match self.tls.read_tls(&mut self.sock) {
+            let mut socket = ShortRead {
+                sock: &self.sock,
+                short: false,
+            };
+            match self.tls.read_tls(&mut socket) {
                 Ok(0) => {} // the end: the reader says so, after the last records
                 Ok(_) => self.started = true,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock && filled > 0 => {
@@ -231,6 +241,7 @@ impl TlsStream {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(err),
             }
+            drained = socket.short;
             if let Err(err) = self.tls.process_new_packets() {
                 // rustls queued an alert that says why: send it if we can.
                 let _ = self.flush();
@@ -325,6 +336,20 @@ impl Drop for TlsStream {
     /// clean end from a truncation.
     fn drop(&mut self) {
         self.close_notify();
+    }
+}
+
+/// The socket as rustls reads it, noting whether a read came back short.
+struct ShortRead<'a> {
+    sock: &'a TcpStream,
+    short: bool,
+}
+
+impl Read for ShortRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_socket(self.sock, buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
