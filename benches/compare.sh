@@ -1,22 +1,38 @@
 #!/usr/bin/env bash
-# Compares simple-web-server with nginx and lighttpd over loopback, with wrk
-# and ab, on one generated docroot (1k.bin, 100k.bin, 10m.bin).
+# Compares simple-web-server with nginx, lighttpd and h2o over loopback, with
+# wrk and ab, on one generated docroot (1k.bin, 100k.bin, 10m.bin), over
+# plain HTTP and over HTTPS.
 #
-#   bash benches/compare.sh            # DUR=5 REPEATS=3: about 5 minutes
+#   bash benches/compare.sh            # DUR=5 REPEATS=3: about 13 minutes
 #   QUICK=1 bash benches/compare.sh    # DUR=2 REPEATS=1: a smoke run
 #
-# Environment: WORKERS (2) workers/worker processes for every server,
+# Environment: WORKERS (2) workers/worker processes/threads for every server,
 # DUR (5) seconds per wrk run, REPEATS (3) rounds, AB_N (20000) ab requests,
-# IDLE_CONNS (5000) idle keep-alive connections for the memory row (0: skip),
-# ROWS (all five) a subset of rows: c50 c1000 ab c8_10m c50_100k.
+# IDLE_CONNS (5000) idle keep-alive connections for the memory rows (0: skip),
+# ROWS (all nine) a subset of rows: c50 c1000 ab c8_10m c50_100k (plain HTTP)
+# and tls_c50 tls_c50_100k tls_c8_10m tls_ab (HTTPS).
+#
+# HTTPS rows: every server serves the same docroot with the same throwaway
+# ECDSA P-256 certificate (made once per run with openssl, for localhost and
+# 127.0.0.1), TLS 1.3 only (ours speaks 1.2 too, but the clients negotiate
+# 1.3 with every server; each server is checked for it with curl first), and
+# each server's defaults for session resumption. The wrk rows are keep-alive
+# (a handshake per connection, then requests); tls_ab makes a new connection,
+# and a full handshake, per request (ab never resumes a session). h2o, as
+# shipped, does its private-key operations in a separate "neverbleed"
+# process; its CPU counts in h2o's server CPU.
 #
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
-# round (ours, nginx, lighttpd, ours, …); each cell is the median requests/s
-# over the rounds, and "ours / best peer" the ratio of those medians. Each row
-# also shows the ratio round by round (servers minutes apart rather than the
-# whole run apart), its median and range: a range that straddles 1.0 is
-# within this machine's noise. Missing tools are installed with apt-get
-# (needs root).
+# round (plain rows: ours, nginx, lighttpd, h2o; then HTTPS rows: ours,
+# nginx, lighttpd, h2o; then the next round); each cell is the median
+# requests/s over the rounds, and "ours / best peer" the ratio of ours to the
+# best of the peers' medians. Each row also shows the ratio round by round
+# (servers minutes apart rather than the whole run apart), its median and
+# range: a range that straddles 1.0 is within this machine's noise. Before
+# the timed runs every server is started in every mode and checked with one
+# curl request (status, body, and over HTTPS that TLS 1.3 is negotiated and,
+# for the peers, that TLS 1.2 is refused); a server that fails the check
+# stops the script. Missing tools are installed with apt-get (needs root).
 # Only processes this script started are stopped, by PID.
 set -euo pipefail
 
@@ -30,15 +46,20 @@ AB_N=${AB_N:-20000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SERVERS=(ours nginx lighttpd)
-# ROWS="c50 c1000" runs only those rows (any of the five below).
-read -r -a ROWS <<<"${ROWS:-c50 c1000 ab c8_10m c50_100k}"
+SERVERS=(ours nginx lighttpd h2o)
+PEERS=(nginx lighttpd h2o)
+# ROWS="c50 tls_c50" runs only those rows (any of the nine below).
+read -r -a ROWS <<<"${ROWS:-c50 c1000 ab c8_10m c50_100k tls_c50 tls_c50_100k tls_c8_10m tls_ab}"
 declare -A LABEL=(
     [c50]="wrk -c50 1k.bin (keep-alive)"
     [c1000]="wrk -c1000 1k.bin (keep-alive)"
     [ab]="ab -c50 -n${AB_N} 1k.bin (no keep-alive)"
     [c8_10m]="wrk -c8 10m.bin (keep-alive)"
     [c50_100k]="wrk -c50 100k.bin (keep-alive)"
+    [tls_c50]="HTTPS wrk -c50 1k.bin (keep-alive)"
+    [tls_c50_100k]="HTTPS wrk -c50 100k.bin (keep-alive)"
+    [tls_c8_10m]="HTTPS wrk -c8 10m.bin (keep-alive)"
+    [tls_ab]="HTTPS ab -c50 -n${AB_N} 1k.bin (a full handshake per request)"
 )
 
 log() { echo "[compare] $*" >&2; }
@@ -46,6 +67,18 @@ die() {
     log "error: $*"
     exit 1
 }
+
+# The rows of each mode (plain HTTP, HTTPS) that were asked for.
+PLAIN_ROWS=()
+TLS_ROWS=()
+for row in "${ROWS[@]}"; do
+    [[ -n ${LABEL[$row]+x} ]] || die "unknown row '$row' (rows: ${!LABEL[*]})"
+    if [[ $row == tls_* ]]; then TLS_ROWS+=("$row"); else PLAIN_ROWS+=("$row"); fi
+done
+MODES=()
+((${#PLAIN_ROWS[@]})) && MODES+=(plain)
+((${#TLS_ROWS[@]})) && MODES+=(tls)
+((${#MODES[@]})) || die "no rows selected"
 
 NOTES=()
 note() {
@@ -93,12 +126,18 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
-declare -A PACKAGE=([wrk]=wrk [ab]=apache2-utils [nginx]=nginx [lighttpd]=lighttpd)
+declare -A PACKAGE=([wrk]=wrk [ab]=apache2-utils [nginx]=nginx [lighttpd]=lighttpd [h2o]=h2o
+    [curl]=curl [openssl]=openssl)
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for tool in wrk ab nginx lighttpd; do
+for tool in wrk ab nginx lighttpd h2o curl openssl; do
     command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
 done
+# lighttpd's TLS module is a package of its own on Debian.
+if ((${#TLS_ROWS[@]})) && command -v dpkg-query >/dev/null &&
+    ! dpkg-query -W -f='${Status}' lighttpd-mod-openssl 2>/dev/null | grep -q 'ok installed'; then
+    missing+=(lighttpd-mod-openssl)
+fi
 if ((${#missing[@]})); then
     ((EUID == 0)) || die "missing ${missing[*]}; run as root to install them"
     log "installing ${missing[*]}"
@@ -109,13 +148,13 @@ if ((${#missing[@]})); then
         chmod +x "$POLICY_RC"
     fi
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y wrk apache2-utils nginx lighttpd
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
     if [[ -n $POLICY_RC ]]; then
         rm -f "$POLICY_RC"
         POLICY_RC=""
     fi
 fi
-for tool in wrk ab nginx lighttpd setsid; do
+for tool in wrk ab nginx lighttpd h2o curl openssl setsid; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -141,6 +180,17 @@ mkdir -p "$WWW" "$RES" "$RAW"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c $((100 * 1024)) /dev/urandom >"$WWW/100k.bin"
 head -c $((10 * 1024 * 1024)) /dev/urandom >"$WWW/10m.bin"
+
+# One throwaway certificate for every server's HTTPS rows.
+CERT=$TMP/tls/cert.pem
+KEY=$TMP/tls/key.pem
+if ((${#TLS_ROWS[@]})); then
+    mkdir -p "$TMP/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 2 \
+        -keyout "$KEY" -out "$CERT" 2>"$TMP/tls/openssl.log" ||
+        die "cannot make the test certificate: $(tail -n3 "$TMP/tls/openssl.log")"
+fi
 
 # A port nothing listens on, below the usual ephemeral range.
 free_port() {
@@ -204,15 +254,25 @@ spawn() {
     die "$comm did not start"
 }
 
+# start_SERVER TAG MODE starts that server on 127.0.0.1 for MODE (plain or
+# tls), sets MAIN_PID, PORT and BASE (the URL up to the port), and returns
+# non-zero if it did not come up.
+base_url() { [[ $1 == tls ]] && BASE=https://127.0.0.1:$PORT || BASE=http://127.0.0.1:$PORT; }
+
 start_ours() {
-    local log=$TMP/ours.$1.log line
+    local log=$TMP/ours.$2.$1.log line tls=()
     : >"$log"
+    [[ $2 == tls ]] && tls=(--tls-cert "$CERT" --tls-key "$KEY")
     spawn "$(basename "$BIN" | cut -c1-15)" "$log" \
-        "$BIN" --quiet --workers "$WORKERS" --bind 127.0.0.1 --port 0 "$WWW"
+        "$BIN" --quiet --workers "$WORKERS" --bind 127.0.0.1 --port 0 "${tls[@]}" "$WWW"
     PORT=""
     for _ in {1..100}; do
         if line=$(grep -m1 '^Serving ' "$log"); then
-            PORT=$(sed -E 's|.*http://127\.0\.0\.1:([0-9]+)/.*|\1|' <<<"$line")
+            PORT=$(sed -nE 's|.* at https?://127\.0\.0\.1:([0-9]+)/.*|\1|p' <<<"$line")
+            [[ $2 != tls || $line == *" at https://"* ]] || {
+                log "ours did not start HTTPS: $line"
+                PORT=""
+            }
             break
         fi
         ours_alive "$MAIN_PID" || break
@@ -222,13 +282,19 @@ start_ours() {
         log "ours failed to start: $(tail -n3 "$log")"
         return 1
     }
+    base_url "$2"
 }
 
 start_nginx() {
-    local dir=$TMP/nginx.$1 user=""
+    local dir=$TMP/nginx.$2.$1 user="" listen ssl=""
     mkdir -p "$dir"
     ((EUID == 0)) && user="user root root;"
     PORT=$(free_port)
+    listen="listen 127.0.0.1:$PORT;"
+    if [[ $2 == tls ]]; then
+        listen="listen 127.0.0.1:$PORT ssl;"
+        ssl="ssl_protocols TLSv1.3; ssl_certificate $CERT; ssl_certificate_key $KEY;"
+    fi
     cat >"$dir/nginx.conf" <<EOF
 daemon off;
 master_process on;
@@ -255,7 +321,8 @@ http {
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
     server {
-        listen 127.0.0.1:$PORT;
+        $listen
+        $ssl
         root $WWW;
     }
 }
@@ -266,13 +333,25 @@ EOF
         return 1
     }
     track_children
+    base_url "$2"
 }
 
 start_lighttpd() {
-    local dir=$TMP/lighttpd.$1
+    local dir=$TMP/lighttpd.$2.$1
     mkdir -p "$dir"
     PORT=$(free_port)
-    cat >"$dir/lighttpd.conf" <<EOF
+    if [[ $2 == tls ]]; then
+        cat >"$dir/lighttpd.conf" <<EOF
+server.modules += ("mod_openssl")
+ssl.engine = "enable"
+ssl.pemfile = "$CERT"
+ssl.privkey = "$KEY"
+ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.3")
+EOF
+    else
+        : >"$dir/lighttpd.conf"
+    fi
+    cat >>"$dir/lighttpd.conf" <<EOF
 server.document-root = "$WWW"
 server.bind = "127.0.0.1"
 server.port = $PORT
@@ -291,7 +370,87 @@ EOF
         return 1
     }
     track_children
+    base_url "$2"
 }
+
+# h2o: num-threads workers in one process (plus its "neverbleed" key process
+# and crash-handler child); no access log; connection limit and idle timeout
+# raised to the others' (its defaults, 1024 connections and 10 s, would
+# cut the -c1000 and idle-memory rows short). OCSP stapling is off: the
+# throwaway certificate has no responder, and nothing may leave the machine.
+start_h2o() {
+    local dir=$TMP/h2o.$2.$1 user="" ssl=""
+    mkdir -p "$dir"
+    ((EUID == 0)) && user="user: root"
+    PORT=$(free_port)
+    if [[ $2 == tls ]]; then
+        ssl="
+  ssl:
+    certificate-file: $CERT
+    key-file: $KEY
+    minimum-version: TLSv1.3
+    ocsp-update-interval: 0"
+    fi
+    cat >"$dir/h2o.conf" <<EOF
+$user
+num-threads: $WORKERS
+max-connections: 16384
+http1-request-timeout: 60
+pid-file: $dir/h2o.pid
+error-log: $dir/error.log
+listen:
+  port: $PORT
+  host: 127.0.0.1$ssl
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $WWW
+EOF
+    spawn h2o "$dir/stderr.log" h2o -c "$dir/h2o.conf"
+    wait_ready || {
+        log "h2o failed to start: $(tail -n3 "$dir/error.log" "$dir/stderr.log" 2>/dev/null)"
+        return 1
+    }
+    track_children
+    base_url "$2"
+}
+
+# Up to three tries at start_SERVER TAG MODE (a free port can be taken in
+# between); non-zero if none came up.
+start_server() {
+    local server=$1 tag=$2 mode=$3 attempt
+    for attempt in 1 2 3; do
+        "start_$server" "$tag.$attempt" "$mode" && return 0
+        stop_server "$server" >/dev/null 2>&1 || true
+    done
+    return 1
+}
+
+# One request with curl against the server just started, before any timed
+# run: 200 and the right body; over HTTPS also TLS 1.3 and, for the peers,
+# that TLS 1.2 is refused (so their minimum-version settings took effect).
+# Dies on any failure, with the server's logs: a server that cannot be
+# configured stops the script rather than leaving a column empty.
+check_server() {
+    local server=$1 mode=$2 out=$TMP/check.body verbose=$TMP/check.verbose status tls=""
+    status=$(curl -sS -v -k --http1.1 --max-time 10 -o "$out" -w '%{http_code}' "$BASE/1k.bin" 2>"$verbose") ||
+        die "$server ($mode): curl $BASE/1k.bin failed: $(grep -v '^[*<>{}]' "$verbose" | tail -n2)
+$(tail -n5 "$TMP/$server".*.check.*/*.log "$TMP/$server".*.check.*.log 2>/dev/null || true)"
+    [[ $status == 200 ]] || die "$server ($mode): $BASE/1k.bin answered $status"
+    cmp -s "$out" "$WWW/1k.bin" || die "$server ($mode): $BASE/1k.bin sent a different body"
+    if [[ $mode == tls ]]; then
+        tls=$(sed -nE 's/^\* SSL connection using (.*)/\1/p' "$verbose" | head -n1)
+        [[ $tls == TLSv1.3* ]] || die "$server: negotiated '$tls' with curl, not TLS 1.3"
+        if [[ $server != ours ]] &&
+            curl -sS -k --http1.1 --max-time 10 --tls-max 1.2 -o /dev/null "$BASE/1k.bin" 2>/dev/null; then
+            die "$server: accepted TLS 1.2; its TLS 1.3-only setting did not take effect"
+        fi
+        TLS_INFO[$server]=$tls
+    fi
+    log "  $server ($mode): checked: 200, $(stat -c %s "$out") bytes${tls:+, $tls}"
+}
+declare -A TLS_INFO=()
 
 # Stops $MAIN_PID (ours: SIGINT, a graceful drain; the others: SIGTERM) and
 # returns its exit status.
@@ -368,7 +527,7 @@ run_client() {
 run_wrk() {
     local server=$1 row=$2 conns=$3 path=$4 rep=$5 out rps errs non2xx ticks
     ticks=$(server_ticks)
-    run_client "$row" "$server" wrk -t1 -c"$conns" -d"${DUR}s" "http://127.0.0.1:$PORT$path"
+    run_client "$row" "$server" wrk -t1 -c"$conns" -d"${DUR}s" "$BASE$path"
     out=$OUT
     record_cpu "$row" "$server" $(($(server_ticks) - ticks)) "$(awk '/requests in/ {print $1}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
@@ -383,11 +542,18 @@ run_wrk() {
     log "  $server ${LABEL[$row]}: $rps req/s"
 }
 
+# Over HTTPS, ab makes a full handshake per request (a fresh TLS session per
+# connection); -f TLS1.3 keeps ours, which also speaks TLS 1.2, on TLS 1.3.
 run_ab() {
-    local server=$1 row=$2 rep=$3 out rps failed non2xx complete ticks
+    local server=$1 row=$2 rep=$3 out rps failed non2xx complete ticks tls=() proto
+    [[ $BASE == https:* ]] && tls=(-f TLS1.3)
     ticks=$(server_ticks)
-    run_client "$row" "$server" ab -r -n "$AB_N" -c 50 "http://127.0.0.1:$PORT/1k.bin"
+    run_client "$row" "$server" ab -r "${tls[@]}" -n "$AB_N" -c 50 "$BASE/1k.bin"
     out=$OUT
+    if ((${#tls[@]})); then
+        proto=$(awk -F': *' '/^SSL\/TLS Protocol:/ {print $2}' <<<"$out")
+        [[ -z $proto || $proto == TLSv1.3,* ]] || note "$server: ab negotiated $proto (round $rep)"
+    fi
     record_cpu "$row" "$server" $(($(server_ticks) - ticks)) \
         "$(awk '/^Complete requests:/ {print $3}' <<<"$out")"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
@@ -406,52 +572,69 @@ run_ab() {
     log "  $server ${LABEL[$row]}: $rps req/s"
 }
 
+# run_rows SERVER ROUND MODE: that mode's rows against the server just started.
 run_rows() {
-    local server=$1 rep=$2
+    local server=$1 rep=$2 mode=$3 rows=()
+    [[ $mode == tls ]] && rows=("${TLS_ROWS[@]}") || rows=("${PLAIN_ROWS[@]}")
     # Warm-up: page cache, nginx's open_file_cache, lazily spawned workers.
-    wrk -t1 -c10 -d1s "http://127.0.0.1:$PORT/1k.bin" >/dev/null 2>&1 || true
+    wrk -t1 -c10 -d1s "$BASE/1k.bin" >/dev/null 2>&1 || true
     local row
-    for row in "${ROWS[@]}"; do
+    for row in "${rows[@]}"; do
         case $row in
-            c50) run_wrk "$server" c50 50 /1k.bin "$rep" ;;
+            c50 | tls_c50) run_wrk "$server" "$row" 50 /1k.bin "$rep" ;;
             c1000) run_wrk "$server" c1000 1000 /1k.bin "$rep" ;;
-            ab) run_ab "$server" ab "$rep" ;;
-            c8_10m) run_wrk "$server" c8_10m 8 /10m.bin "$rep" ;;
-            c50_100k) run_wrk "$server" c50_100k 50 /100k.bin "$rep" ;;
+            ab | tls_ab) run_ab "$server" "$row" "$rep" ;;
+            c8_10m | tls_c8_10m) run_wrk "$server" "$row" 8 /10m.bin "$rep" ;;
+            c50_100k | tls_c50_100k) run_wrk "$server" "$row" 50 /100k.bin "$rep" ;;
             *) die "unknown row '$row'" ;;
         esac
     done
-    # Memory per idle keep-alive connection (KiB), in the first round only.
+    # Memory per idle keep-alive connection (KiB), in the first round only;
+    # over HTTPS each connection makes a full TLS 1.3 handshake first.
     if ((rep == 1 && IDLE_CONNS > 0)); then
-        python3 "$REPO/benches/idle_rss.py" "$MAIN_PID" "$PORT" "$IDLE_CONNS" /1k.bin \
-            | awk '{print $1}' >"$RES/idle.$server" || echo NA >"$RES/idle.$server"
+        local idle=$RES/idle.$mode.$server args=()
+        [[ $mode == tls ]] && args=(--tls --cafile "$CERT")
+        python3 "$REPO/benches/idle_rss.py" "${args[@]}" "$MAIN_PID" "$PORT" "$IDLE_CONNS" /1k.bin \
+            2>"$TMP/idle.$mode.$server.err" | awk '{print $1}' >"$idle" || true
+        if [[ ! -s $idle ]]; then
+            note "$server: idle_rss.py failed ($mode): $(tail -n1 "$TMP/idle.$mode.$server.err")"
+            echo NA >"$idle"
+        fi
     fi
 }
 
 started=$(date +%s)
-log "WORKERS=$WORKERS DUR=${DUR}s REPEATS=$REPEATS, docroot $WWW"
-for ((rep = 1; rep <= REPEATS; rep++)); do
+log "WORKERS=$WORKERS DUR=${DUR}s REPEATS=$REPEATS, rows ${ROWS[*]}, docroot $WWW"
+
+# Every server in every mode, once, before anything is timed.
+for mode in "${MODES[@]}"; do
     for server in "${SERVERS[@]}"; do
-        log "round $rep/$REPEATS: $server"
-        ok=0
-        for attempt in 1 2 3; do
-            if "start_$server" "$rep.$attempt"; then
-                ok=1
-                break
-            fi
-            stop_server "$server" >/dev/null 2>&1 || true
-        done
-        if ((!ok)); then
-            note "$server failed to start in round $rep"
-            continue
-        fi
+        start_server "$server" check "$mode" || die "$server failed to start ($mode); see above"
         check_bind "$server"
-        run_rows "$server" "$rep"
+        check_server "$server" "$mode"
         rc=0
         stop_server "$server" || rc=$?
-        if [[ $server == ours && $rc != 0 ]]; then
-            note "ours exited with status $rc after SIGINT (round $rep): $(tail -n2 "$TMP/ours.$rep."*.log)"
-        fi
+        [[ $server != ours || $rc == 0 ]] ||
+            die "ours exited with status $rc after SIGINT: $(tail -n2 "$TMP/ours.$mode.check."*.log)"
+    done
+done
+
+for ((rep = 1; rep <= REPEATS; rep++)); do
+    for mode in "${MODES[@]}"; do
+        for server in "${SERVERS[@]}"; do
+            log "round $rep/$REPEATS ($mode): $server"
+            if ! start_server "$server" "$rep" "$mode"; then
+                note "$server failed to start in round $rep ($mode)"
+                continue
+            fi
+            check_bind "$server"
+            run_rows "$server" "$rep" "$mode"
+            rc=0
+            stop_server "$server" || rc=$?
+            if [[ $server == ours && $rc != 0 ]]; then
+                note "ours exited with status $rc after SIGINT (round $rep, $mode): $(tail -n2 "$TMP/ours.$mode.$rep."*.log)"
+            fi
+        done
     done
 done
 
@@ -487,11 +670,11 @@ errors() {
         }' "$1"
 }
 
-# Ours / best peer round by round (the three servers of a round run minutes
+# Ours / best peer round by round (the servers of a round run minutes
 # apart): "1.02 (0.91–1.12)", the median and the range, or n/a.
 round_ratios() {
     local row=$1 files=() f
-    for f in "$RES/$row".{ours,nginx,lighttpd}.rounds; do
+    for f in "$RES/$row".{ours,nginx,lighttpd,h2o}.rounds; do
         [[ -f $f ]] && files+=("$f")
     done
     [[ -f $RES/$row.ours.rounds ]] || {
@@ -518,70 +701,102 @@ fmt_rps() { [[ $1 == NA ]] && echo "n/a" || printf '%.0f' "$1"; }
 # (`wrk -v` exits with status 1, hence the `|| true`s.)
 version_nginx=$(nginx -v 2>&1 | sed 's|.*nginx/||' || true)
 version_lighttpd=$(lighttpd -v 2>&1 | head -n1 | sed -E 's|^lighttpd/([^ ]+).*|\1|' || true)
+version_h2o=$(h2o --version 2>&1 | head -n1 | awk '{print $3}' || true)
 version_wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)
 version_ab=$(ab -V 2>&1 | head -n1 | sed -E 's/.*Version ([^ ]+).*/\1/' || true)
+version_openssl=$(openssl version 2>/dev/null | awk '{print $2}' || true)
 version_ours=$("$BIN" --version 2>/dev/null | awk '{print $2}' || true)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
 git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
 
+# "| a | b | c | d |" from the medians of $RES/ROW.SERVER$1 for every server.
+cells() {
+    local row=$1 suffix=$2 server line=""
+    for server in "${SERVERS[@]}"; do
+        line+=" $(median "$RES/$row.$server$suffix") |"
+    done
+    echo "$line"
+}
+
+# Ours / best peer from medians: best = highest (requests/s) or lowest (CPU).
+best_ratio() {
+    local row=$1 suffix=$2 lower_is_better=$3 server values=""
+    for server in "${PEERS[@]}"; do
+        values+="$(median "$RES/$row.$server$suffix") "
+    done
+    awk -v o="$(median "$RES/$row.ours$suffix")" -v peers="$values" -v low="$lower_is_better" 'BEGIN {
+        n = split(peers, p, " "); best = ""
+        for (i = 1; i <= n; i++) {
+            if (p[i] == "NA") continue
+            if (best == "" || (low ? p[i] + 0 < best + 0 : p[i] + 0 > best + 0)) best = p[i]
+        }
+        if (o == "NA" || best == "" || best == 0) print "n/a"; else printf "%.2f", o / best
+    }'
+}
+
+HEADER="| row | ours | nginx | lighttpd | h2o |"
+ALIGN="|:----|-----:|------:|---------:|----:|"
 echo
-echo "## simple-web-server vs nginx vs lighttpd — median requests/s over $REPEATS round(s)"
+echo "## simple-web-server vs nginx vs lighttpd vs h2o — median requests/s over $REPEATS round(s)"
 echo
-echo "| row | ours | nginx | lighttpd | ours / best peer | per round: median (range) |"
-echo "|:----|-----:|------:|---------:|-----------------:|--------------------------:|"
+echo "$HEADER ours / best peer | per round: median (range) |"
+echo "$ALIGN-----------------:|--------------------------:|"
 for row in "${ROWS[@]}"; do
-    o=$(median "$RES/$row.ours")
-    n=$(median "$RES/$row.nginx")
-    l=$(median "$RES/$row.lighttpd")
-    ratio=$(awk -v o="$o" -v n="$n" -v l="$l" 'BEGIN {
-        best = 0
-        if (n != "NA") best = n
-        if (l != "NA" && l + 0 > best) best = l
-        if (o == "NA" || best == 0) print "n/a"; else printf "%.2f", o / best
-    }')
-    echo "| ${LABEL[$row]} | $(fmt_rps "$o") | $(fmt_rps "$n") | $(fmt_rps "$l") | $ratio | $(round_ratios "$row") |"
+    line="| ${LABEL[$row]} |"
+    for server in "${SERVERS[@]}"; do
+        line+=" $(fmt_rps "$(median "$RES/$row.$server")") |"
+    done
+    echo "$line $(best_ratio "$row" "" 0) | $(round_ratios "$row") |"
 done
 echo
 echo "Errors, summed over the rounds (wrk socket errors connect/read/write/timeout and non-2xx; ab failed requests):"
 echo
-echo "| row | ours | nginx | lighttpd |"
-echo "|:----|:-----|:------|:---------|"
+echo "| row | ours | nginx | lighttpd | h2o |"
+echo "|:----|:-----|:------|:---------|:----|"
 for row in "${ROWS[@]}"; do
-    echo "| ${LABEL[$row]} | $(errors "$RES/$row.ours") | $(errors "$RES/$row.nginx") | $(errors "$RES/$row.lighttpd") |"
+    line="| ${LABEL[$row]} |"
+    for server in "${SERVERS[@]}"; do
+        line+=" $(errors "$RES/$row.$server") |"
+    done
+    echo "$line"
 done
 echo
 echo "Server CPU time per request, µs (user + system, all threads and worker processes; median over the rounds; lower is better):"
 echo
-echo "| row | ours | nginx | lighttpd | ours / best peer |"
-echo "|:----|-----:|------:|---------:|-----------------:|"
+echo "$HEADER ours / best peer |"
+echo "$ALIGN-----------------:|"
 for row in "${ROWS[@]}"; do
-    o=$(median "$RES/$row.ours.cpu")
-    n=$(median "$RES/$row.nginx.cpu")
-    l=$(median "$RES/$row.lighttpd.cpu")
-    ratio=$(awk -v o="$o" -v n="$n" -v l="$l" 'BEGIN {
-        best = ""
-        if (n != "NA") best = n
-        if (l != "NA" && (best == "" || l + 0 < best + 0)) best = l
-        if (o == "NA" || best == "" || best == 0) print "n/a"; else printf "%.2f", o / best
-    }')
-    echo "| ${LABEL[$row]} | $o | $n | $l | $ratio |"
+    echo "| ${LABEL[$row]} |$(cells "$row" .cpu) $(best_ratio "$row" .cpu 1) |"
 done
 echo
 echo "Load generator CPU, % of its one core (median over the rounds; near 100, the generator and not the server sets the pace, and requests/s compare the servers only through what they cost the generator):"
 echo
-echo "| row | ours | nginx | lighttpd |"
-echo "|:----|-----:|------:|---------:|"
+echo "$HEADER"
+echo "$ALIGN"
 for row in "${ROWS[@]}"; do
-    echo "| ${LABEL[$row]} | $(median "$RES/$row.ours.client") | $(median "$RES/$row.nginx.client") | $(median "$RES/$row.lighttpd.client") |"
+    echo "| ${LABEL[$row]} |$(cells "$row" .client)"
 done
 echo
 if ((IDLE_CONNS > 0)); then
-    echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after):"
+    echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after; over HTTPS each made a full TLS 1.3 handshake first):"
     echo
-    echo "| | ours | nginx | lighttpd |"
-    echo "|:--|--:|--:|--:|"
-    echo "| KiB per idle connection | $(cat "$RES/idle.ours" 2>/dev/null || echo n/a) | $(cat "$RES/idle.nginx" 2>/dev/null || echo n/a) | $(cat "$RES/idle.lighttpd" 2>/dev/null || echo n/a) |"
+    echo "| KiB per idle connection | ours | nginx | lighttpd | h2o |"
+    echo "|:--|--:|--:|--:|--:|"
+    for mode in "${MODES[@]}"; do
+        line="| $([[ $mode == tls ]] && echo HTTPS || echo HTTP) |"
+        for server in "${SERVERS[@]}"; do
+            line+=" $(cat "$RES/idle.$mode.$server" 2>/dev/null || echo n/a) |"
+        done
+        echo "$line"
+    done
     echo
+fi
+if ((${#TLS_ROWS[@]})); then
+    line="Negotiated with curl:"
+    for server in "${SERVERS[@]}"; do
+        line+=" $server ${TLS_INFO[$server]:-?};"
+    done
+    echo "${line%;} (ECDSA P-256 certificate; ab and wrk use the same OpenSSL defaults as curl)"
 fi
 # -c1000 against -c50 for each server: requests/s, and the reciprocal of
 # server CPU per request (what requests/s would do if the server alone set
@@ -590,14 +805,28 @@ ratio_of() {
     awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN {
         if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }'
 }
-[[ " ${ROWS[*]} " == *" c50 "* && " ${ROWS[*]} " == *" c1000 "* ]] &&
-    echo "-c1000 / -c50 (1k.bin), requests/s: ours $(ratio_of "$RES/c1000.ours" "$RES/c50.ours"), \
-nginx $(ratio_of "$RES/c1000.nginx" "$RES/c50.nginx"), lighttpd $(ratio_of "$RES/c1000.lighttpd" "$RES/c50.lighttpd"); \
-server CPU per request, -c50 / -c1000: ours $(ratio_of "$RES/c50.ours.cpu" "$RES/c1000.ours.cpu"), \
-nginx $(ratio_of "$RES/c50.nginx.cpu" "$RES/c1000.nginx.cpu"), lighttpd $(ratio_of "$RES/c50.lighttpd.cpu" "$RES/c1000.lighttpd.cpu")"
+selected() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
+# "ours 0.76, nginx 0.88, …": median of $RES/A.SERVER$3 / median of $RES/B.SERVER$3.
+ratios_of() {
+    local a=$1 b=$2 suffix=$3 server out=""
+    for server in "${SERVERS[@]}"; do
+        out+="$server $(ratio_of "$RES/$a.$server$suffix" "$RES/$b.$server$suffix"), "
+    done
+    echo "${out%, }"
+}
+selected c50 && selected c1000 &&
+    echo "-c1000 / -c50 (1k.bin), requests/s: $(ratios_of c1000 c50 ""); \
+server CPU per request, -c50 / -c1000: $(ratios_of c50 c1000 .cpu)"
+# What HTTPS costs each server: HTTPS / HTTP on the same row.
+for pair in "c50 tls_c50" "ab tls_ab" "c50_100k tls_c50_100k" "c8_10m tls_c8_10m"; do
+    read -r plain tls <<<"$pair"
+    selected "$plain" && selected "$tls" &&
+        echo "HTTPS / HTTP, ${LABEL[$plain]}: requests/s $(ratios_of "$tls" "$plain" ""); \
+server CPU per request $(ratios_of "$tls" "$plain" .cpu)"
+done
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \
-ours $version_ours ($rev) · nginx $version_nginx · lighttpd $version_lighttpd · wrk $version_wrk · ab $version_ab · \
-took $(($(date +%s) - started))s"
+ours $version_ours ($rev) · nginx $version_nginx · lighttpd $version_lighttpd · h2o $version_h2o · \
+wrk $version_wrk · ab $version_ab · OpenSSL $version_openssl · took $(($(date +%s) - started))s"
 if ((${#NOTES[@]})); then
     echo
     echo "Notes:"

@@ -269,12 +269,19 @@ fn init_logging(level: LevelFilter, access_log: bool) {
         .set_level_padding(simplelog::LevelPadding::Off)
         .set_max_level(LevelFilter::Off)
         .build();
-    let diagnostics = ConfigBuilder::new()
+    let mut diagnostics = ConfigBuilder::new();
+    diagnostics
         .add_filter_ignore_str(ACCESS_LOG_TARGET)
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
-        .set_location_level(LevelFilter::Off)
-        .build();
+        .set_location_level(LevelFilter::Off);
+    if level < LevelFilter::Debug {
+        // rustls warns about what clients send (an IP address as the SNI
+        // name, for one: wrk does that): any client could write a line per
+        // connection. Our own log says what matters about a connection.
+        diagnostics.add_filter_ignore_str("rustls");
+    }
+    let diagnostics = diagnostics.build();
     let mut loggers: Vec<Box<dyn SharedLogger>> =
         vec![WriteLogger::new(level, diagnostics, std::io::stderr())];
     if access_log {

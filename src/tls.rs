@@ -97,6 +97,10 @@ impl Tls {
             .with_cert_resolver(current.clone());
         // No `h2` until the server speaks it.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Our order (AES-GCM, then ChaCha20-Poly1305; all AEAD with forward
+        // secrecy) rather than whatever the client lists first: a client
+        // can't talk us down to its own preference.
+        config.ignore_client_order = true;
         config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(TlsError::other)?;
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
         Ok(Tls {

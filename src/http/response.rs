@@ -187,6 +187,10 @@ impl Reply {
     }
 }
 
+/// Every response says its `Content-Type` is to be believed: a browser
+/// must not guess another one (run a `.txt` as a script, say).
+const NOSNIFF: &str = "X-Content-Type-Options: nosniff\r\n";
+
 /// Writes a response head into a buffer: status line, `Server`, `Date`,
 /// then whatever the caller adds, then the blank line.
 pub struct Head<'a> {
@@ -198,7 +202,7 @@ impl<'a> Head<'a> {
         // Writing into a Vec cannot fail.
         let _ = write!(
             buf,
-            "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: {date}\r\n",
+            "HTTP/1.1 {} {}\r\nServer: {SERVER}\r\nDate: {date}\r\n{NOSNIFF}",
             status.code(),
             status.reason()
         );
