@@ -213,3 +213,119 @@ fn fingerprint(cert: &CertificateDer) -> String {
     let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
     hex.join(":")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    /// A fresh self-signed certificate and its key, as PEM.
+    fn pair() -> (String, String) {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        (made.cert.pem(), made.signing_key.serialize_pem())
+    }
+
+    /// Writes `cert` and `key` into a new directory; returns their paths.
+    fn files(dir: &tempfile::TempDir, cert: &str, key: &str) -> TlsSource {
+        let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        fs::write(&cert_path, cert).unwrap();
+        fs::write(&key_path, key).unwrap();
+        TlsSource::Files {
+            cert: cert_path,
+            key: key_path,
+        }
+    }
+
+    fn current_cert(tls: &Tls) -> CertificateDer<'static> {
+        tls.current.0.read().unwrap().cert[0].clone()
+    }
+
+    #[test]
+    fn unusable_files_say_which_and_why() {
+        let (cert, key) = pair();
+        let (_, other_key) = pair();
+        let cases = [
+            ("", key.as_str(), "cert.pem: no certificate in it"),
+            (
+                "not pem at all",
+                key.as_str(),
+                "cert.pem: no certificate in it",
+            ),
+            (cert.as_str(), "", "key.pem: no private key in it"),
+            (
+                cert.as_str(),
+                cert.as_str(),
+                "key.pem: no private key in it",
+            ),
+            (
+                cert.as_str(),
+                other_key.as_str(),
+                "key.pem: does not match the certificate in",
+            ),
+        ];
+        for (cert, key, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let err = Tls::new(files(&dir, cert, key), LOCALHOST).err().unwrap();
+            assert!(
+                err.to_string().contains(expected),
+                "{err} (expected {expected:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let source = TlsSource::Files {
+            cert: PathBuf::from("/nonexistent/cert.pem"),
+            key: PathBuf::from("/nonexistent/key.pem"),
+        };
+        let err = Tls::new(source, LOCALHOST).err().unwrap().to_string();
+        assert!(err.starts_with("/nonexistent/cert.pem: "), "{err}");
+    }
+
+    #[test]
+    fn reload_swaps_the_pair_or_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair();
+        let tls = Tls::new(files(&dir, &cert, &key), LOCALHOST).unwrap();
+        let first = current_cert(&tls);
+        assert_eq!(tls.fingerprint(), fingerprint(&first));
+
+        let (cert2, key2) = pair();
+        files(&dir, &cert2, &key2);
+        let (_, fingerprint2) = tls.reload().unwrap().unwrap();
+        let second = current_cert(&tls);
+        assert_ne!(first, second);
+        assert_eq!(fingerprint2, fingerprint(&second));
+
+        // A key that doesn't match: an error, and the second pair stays.
+        files(&dir, &cert, &key2);
+        assert!(tls.reload().is_err());
+        assert_eq!(current_cert(&tls), second);
+    }
+
+    #[test]
+    fn self_signed_names_the_bind_address_and_has_nothing_to_reload() {
+        let tls = Tls::new(TlsSource::SelfSigned, "192.0.2.7".parse().unwrap()).unwrap();
+        let cert = current_cert(&tls);
+        let der = cert.as_ref();
+        // The IP SANs are stored as raw octets.
+        for ip in [[127, 0, 0, 1], [192, 0, 2, 7]] {
+            assert!(
+                der.windows(4).any(|w| w == ip),
+                "{ip:?} not in the certificate"
+            );
+        }
+        assert!(der.windows(9).any(|w| w == b"localhost"));
+        assert!(tls.reload().unwrap().is_none());
+        // AB:CD:… — 32 bytes.
+        assert_eq!(tls.fingerprint().len(), 32 * 3 - 1);
+        assert!(tls.fingerprint().split(':').all(|b| {
+            b.len() == 2
+                && b.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
+        }));
+    }
+}

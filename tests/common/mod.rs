@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+pub mod tls;
+
 /// The server binary built by Cargo for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_simple-web-server");
 
@@ -223,8 +225,9 @@ fn has_flag(args: &[&str], names: &[&str]) -> bool {
 
 /// The address in `Serving <ROOT> at http://<HOST>:<PORT>/ with <N> workers`.
 pub fn parse_serving_line(line: &str) -> Option<SocketAddr> {
-    const AT: &str = " at http://";
-    let start = line.rfind(AT)? + AT.len();
+    let at = line.rfind(" at http://").map(|i| i + " at http://".len());
+    let at = at.or_else(|| line.rfind(" at https://").map(|i| i + " at https://".len()));
+    let start = at?;
     let rest = &line[start..];
     let end = rest.find("/ with ")?;
     rest[..end].parse().ok()
@@ -501,9 +504,58 @@ pub fn is_closed_error(e: &io::Error) -> bool {
     )
 }
 
-/// A raw HTTP/1.1 client over one TCP connection.
+/// A client's byte stream: plain TCP, or TLS over TCP.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+
+    /// The TLS session, if this is one.
+    pub fn tls(&self) -> Option<&rustls::ClientConnection> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => Some(&s.conn),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A raw HTTP/1.1 client over one TCP (or TLS) connection.
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Stream>,
 }
 
 impl Client {
@@ -518,12 +570,50 @@ impl Client {
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;
         Ok(Client {
-            reader: BufReader::with_capacity(64 * 1024, stream),
+            reader: BufReader::with_capacity(64 * 1024, Stream::Plain(stream)),
         })
     }
 
+    /// Connects and completes a TLS handshake for `server_name` with
+    /// `config`. Panics on failure.
+    pub fn connect_tls(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Client {
+        Client::try_connect_tls(addr, config, server_name)
+            .unwrap_or_else(|e| panic!("TLS connect to {addr}: {e}"))
+    }
+
+    pub fn try_connect_tls(
+        addr: SocketAddr,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> io::Result<Client> {
+        let plain = Client::try_connect(addr)?;
+        let Stream::Plain(tcp) = plain.reader.into_inner() else {
+            unreachable!("try_connect makes a plain stream");
+        };
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+            .map_err(|e| invalid(e.to_string()))?;
+        let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        Ok(Client {
+            reader: BufReader::with_capacity(64 * 1024, Stream::Tls(Box::new(tls))),
+        })
+    }
+
+    /// The TCP socket underneath.
     pub fn stream(&self) -> &TcpStream {
-        self.reader.get_ref()
+        self.reader.get_ref().tcp()
+    }
+
+    /// The TLS session, when this client speaks TLS.
+    pub fn tls(&self) -> Option<&rustls::ClientConnection> {
+        self.reader.get_ref().tls()
     }
 
     /// Writes all of `bytes`. Panics on failure.
@@ -727,8 +817,7 @@ impl Client {
             if left.is_zero() {
                 break false;
             }
-            self.reader
-                .get_ref()
+            self.stream()
                 .set_read_timeout(Some(left))
                 .expect("set_read_timeout");
             match self.reader.read(&mut buf) {
@@ -742,7 +831,7 @@ impl Client {
                 Err(e) => panic!("unexpected read error while waiting for close: {e}"),
             }
         };
-        let _ = self.reader.get_ref().set_read_timeout(Some(IO_TIMEOUT));
+        let _ = self.stream().set_read_timeout(Some(IO_TIMEOUT));
         closed
     }
 }
