@@ -30,6 +30,8 @@ const EVICTION_RETRY: Duration = Duration::from_millis(200);
 /// How long the kernel holds a silent new connection before handing it to
 /// the acceptor anyway (see [`defer_accept`]).
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
+/// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
+const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 /// Most connections placed before the workers that got them are woken,
 /// when clients keep arriving faster than they are accepted.
 const BATCH: usize = 32;
@@ -159,6 +161,7 @@ impl Server {
             .set_nonblocking(true)
             .map_err(|source| Error::Bind { addr, source })?;
         defer_accept(&listener);
+        notsent_lowat(&listener);
         let local_addr = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
@@ -464,20 +467,54 @@ fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
 /// With it, the request is waiting when the worker first reads. Best effort:
 /// without it the server is only slower.
 fn defer_accept(listener: &TcpListener) {
-    let secs: libc::c_int = DEFER_ACCEPT_SECS;
+    set_tcp_option(
+        listener,
+        libc::TCP_DEFER_ACCEPT,
+        DEFER_ACCEPT_SECS,
+        "TCP_DEFER_ACCEPT",
+    );
+}
+
+/// Keeps at most `NOTSENT_LOWAT` bytes queued in a connection's socket
+/// that TCP has not sent yet: a write beyond that returns short (or
+/// `EAGAIN`), and the poll says writable once the queue drops below it.
+/// Set on the listener, every accepted connection inherits it, at no cost
+/// per connection.
+///
+/// Without it, a large body (1 MiB `sendfile` calls, or TLS records) piled
+/// up in the send queue while the client's window was closed, and each of
+/// the client's reads then acknowledged data and let TCP transmit more of
+/// that queue from the ACK, in the client's own context: on loopback the
+/// client paid for the server's transmits as well as its own receives.
+/// `wrk -c8` on a 10 MiB file, interleaved runs on 2 cores: plain 166–194
+/// responses/s without, 281–358 with 64 KiB; over TLS 117–128 without,
+/// 125–172 with. 16, 128 and 256 KiB measured no better. On a real network
+/// only unsent data counts, not data in flight, so a connection still fills
+/// its congestion window. Best effort: without it the server is only slower.
+fn notsent_lowat(listener: &TcpListener) {
+    set_tcp_option(
+        listener,
+        libc::TCP_NOTSENT_LOWAT,
+        NOTSENT_LOWAT,
+        "TCP_NOTSENT_LOWAT",
+    );
+}
+
+/// Sets a TCP option on the listener; a failure is logged at debug level.
+fn set_tcp_option(listener: &TcpListener, option: libc::c_int, value: libc::c_int, name: &str) {
     // SAFETY: setsockopt on the listener's own open descriptor, with a
     // pointer to a c_int and its exact size.
     let rc = unsafe {
         libc::setsockopt(
             listener.as_raw_fd(),
             libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&secs as *const libc::c_int).cast(),
+            option,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     if rc != 0 {
-        log::debug!("TCP_DEFER_ACCEPT: {}", io::Error::last_os_error());
+        log::debug!("{name}: {}", io::Error::last_os_error());
     }
 }
 
