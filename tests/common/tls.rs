@@ -59,14 +59,26 @@ impl Ca {
     }
 
     /// Like [`Ca::client`], but TLS 1.2 only.
-    pub fn client_tls12(&self) -> Arc<ClientConfig> {
+    pub fn client_tls12(&self, alpn: &[&str]) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.issuer.der().clone()).unwrap();
-        let config = ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+        let mut config = ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
             .with_root_certificates(roots)
             .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         Arc::new(config)
     }
+}
+
+/// A TLS 1.3/1.2 client that trusts `cert` alone, as its own anchor: a
+/// real chain and name check for a self-signed certificate.
+pub fn trusting(cert: &CertificateDer<'_>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.clone().into_owned()).unwrap();
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 impl Leaf {
