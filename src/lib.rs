@@ -2,7 +2,10 @@
 //!
 //! The main thread accepts connections and hands each to the least-loaded
 //! worker over a bounded channel; every worker serves its connections from
-//! its own `mio::Poll`, never blocking on a client. See `DESIGN.md`.
+//! its own `mio::Poll`, never blocking on a client. With [`Config::tls`]
+//! set, every connection speaks HTTPS (rustls), its handshake run by its
+//! worker like any other read and write; [`ReloadHandle`] swaps the
+//! certificate while the server runs. See `README.md`, "How it works".
 //!
 //! ```no_run
 //! use simple_web_server::{Config, Server};
