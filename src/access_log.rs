@@ -1,26 +1,313 @@
-//! One access-log line per response, in Common Log Format, on stdout.
-//!
-//! Lines go through `log` with the target [`TARGET`]; `main` routes that
-//! target to stdout and everything else to stderr.
+//! One access-log line per response, to stdout or a file, in Common Log
+//! Format, nginx's combined format, or JSON. The file is reopened on
+//! request (SIGHUP), so logrotate can move it away.
 
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// The `log` target of access-log lines.
-pub const TARGET: &str = "access";
+use crate::http::Request;
 
-/// Logs `127.0.0.1 - - [24/Nov/2026:06:52:49 +0000] "GET /a.txt HTTP/1.1" 200 1024`.
-/// A body of zero bytes is logged as `-`, as Apache's `%b` does.
-pub fn log(peer: IpAddr, date: &str, request_line: &str, status: u16, body_bytes: u64) {
-    if body_bytes == 0 {
-        log::info!(target: TARGET, "{peer} - - [{date}] \"{request_line}\" {status} -");
-    } else {
-        log::info!(target: TARGET, "{peer} - - [{date}] \"{request_line}\" {status} {body_bytes}");
+/// How each line looks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `127.0.0.1 - - [24/Nov/2026:06:52:49 +0000] "GET /a.txt HTTP/1.1" 200 1024`
+    #[default]
+    Common,
+    /// Common, then `"Referer" "User-Agent"` (nginx's default, Apache's
+    /// `combined`).
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// Whether lines show the `Referer` and `User-Agent` headers.
+    pub fn wants_agent(self) -> bool {
+        self != LogFormat::Common
     }
 }
 
-/// The request line as it can safely appear between quotes in the log: for a
-/// request that did not parse, the first line of what the client sent, cut
-/// short, with quotes, backslashes and control bytes escaped.
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<LogFormat, String> {
+        match s {
+            "common" => Ok(LogFormat::Common),
+            "combined" => Ok(LogFormat::Combined),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected common, combined or json".into()),
+        }
+    }
+}
+
+/// What a line says about one request and its response.
+pub struct Entry<'a> {
+    pub peer: IpAddr,
+    /// The worker clock's `clf_date` or `iso_date`, as the format needs.
+    pub clf_date: &'a str,
+    pub iso_date: &'a str,
+    pub request: &'a Logged,
+    pub status: u16,
+    pub body_bytes: u64,
+    /// From the end of the request's head to the end of the response.
+    pub duration: Duration,
+}
+
+/// What the access log keeps of a request, already escaped for a quoted
+/// field (see [`sanitize`]).
+#[derive(Debug)]
+pub struct Logged {
+    /// When the request's head was complete.
+    pub started: Instant,
+    /// `GET /a.txt HTTP/1.1`, or the first line of what a client sent
+    /// that did not parse.
+    pub line: String,
+    /// Method, target and protocol, when the request parsed.
+    pub parts: Option<(String, String, &'static str)>,
+    pub referer: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Logged {
+    /// A request that parsed; `head` holds its bytes (where `request`'s
+    /// header positions point).
+    pub fn parsed(request: &Request, head: &[u8], format: LogFormat) -> Logged {
+        let version = request.version.as_str();
+        // The target may hold quotes; escape it like any other.
+        let (method, target) = (
+            sanitize(request.method_name.as_bytes()),
+            sanitize(request.target.as_bytes()),
+        );
+        let header = |range: &Option<std::ops::Range<usize>>| {
+            range
+                .clone()
+                .filter(|_| format.wants_agent())
+                .and_then(|range| head.get(range))
+                .map(sanitize)
+        };
+        Logged {
+            started: Instant::now(),
+            line: format!("{method} {target} {version}"),
+            referer: header(&request.referer),
+            user_agent: header(&request.user_agent),
+            parts: Some((method, target, version)),
+        }
+    }
+
+    /// A request that did not parse (or never completed): what there is
+    /// of its first line, escaped.
+    pub fn unparsed(line: String) -> Logged {
+        Logged {
+            started: Instant::now(),
+            line,
+            parts: None,
+            referer: None,
+            user_agent: None,
+        }
+    }
+}
+
+impl Default for Logged {
+    fn default() -> Logged {
+        Logged::unparsed(String::new())
+    }
+}
+
+/// Where lines go: stdout or a file, shared by the workers. A line is one
+/// `write` under a lock, so lines from different workers never interleave.
+pub struct AccessLog {
+    format: LogFormat,
+    path: Option<PathBuf>,
+    file: Mutex<Option<File>>,
+}
+
+impl AccessLog {
+    /// Lines to `path` (appended; created if missing), or to stdout.
+    pub fn open(path: Option<&Path>, format: LogFormat) -> io::Result<AccessLog> {
+        let file = path.map(open_append).transpose()?;
+        Ok(AccessLog {
+            format,
+            path: path.map(Path::to_owned),
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn format(&self) -> LogFormat {
+        self.format
+    }
+
+    /// Opens the file again by its path (after logrotate moved it away),
+    /// and writes there from now on. On error the old file stays in use.
+    /// Returns the path, if there is a file.
+    pub fn reopen(&self) -> io::Result<Option<&Path>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let file = open_append(path)?;
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        Ok(Some(path))
+    }
+
+    /// Writes one line. A failed write is reported once per failure, at
+    /// debug level: a full disk must not take the server down.
+    pub fn write(&self, entry: &Entry) {
+        thread_local! {
+            // Each worker formats its lines in one buffer, kept.
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            render(self.format, entry, line);
+            line.push('\n');
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            let written = match file.as_mut() {
+                Some(file) => file.write_all(line.as_bytes()),
+                None => io::stdout().lock().write_all(line.as_bytes()),
+            };
+            if let Err(err) = written {
+                log::debug!("access log: {err}");
+            }
+        });
+    }
+}
+
+/// One line, without its newline.
+fn render(format: LogFormat, entry: &Entry, line: &mut String) {
+    match format {
+        LogFormat::Common => common(entry, line),
+        LogFormat::Combined => {
+            common(entry, line);
+            let _ = write!(
+                line,
+                " \"{}\" \"{}\"",
+                entry.request.referer.as_deref().unwrap_or("-"),
+                entry.request.user_agent.as_deref().unwrap_or("-")
+            );
+        }
+        LogFormat::Json => json(entry, line),
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// A body of zero bytes is logged as `-`, as Apache's `%b` does.
+fn common(entry: &Entry, line: &mut String) {
+    let _ = write!(
+        line,
+        "{} - - [{}] \"{}\" {} ",
+        entry.peer, entry.clf_date, entry.request.line, entry.status
+    );
+    if entry.body_bytes == 0 {
+        line.push('-');
+    } else {
+        let _ = write!(line, "{}", entry.body_bytes);
+    }
+}
+
+/// `{"time":…,"client":…,"method":…,"target":…,"protocol":…,"status":…,
+/// "bytes":…,"duration_ms":…,"referer":…,"user_agent":…}`; a request that
+/// did not parse has `null` method, target and protocol and its first line
+/// as `request`.
+fn json(entry: &Entry, line: &mut String) {
+    let request = entry.request;
+    let _ = write!(
+        line,
+        "{{\"time\":\"{}\",\"client\":\"{}\",",
+        entry.iso_date, entry.peer
+    );
+    match &request.parts {
+        Some((method, target, protocol)) => {
+            line.push_str("\"method\":");
+            json_string(method, line);
+            line.push_str(",\"target\":");
+            json_string(target, line);
+            let _ = write!(line, ",\"protocol\":\"{protocol}\",");
+        }
+        None => {
+            line.push_str("\"method\":null,\"target\":null,\"protocol\":null,\"request\":");
+            json_string(&request.line, line);
+            line.push(',');
+        }
+    }
+    let _ = write!(
+        line,
+        "\"status\":{},\"bytes\":{},\"duration_ms\":{:.3},\"referer\":",
+        entry.status,
+        entry.body_bytes,
+        entry.duration.as_secs_f64() * 1000.0
+    );
+    json_optional(&request.referer, line);
+    line.push_str(",\"user_agent\":");
+    json_optional(&request.user_agent, line);
+    line.push('}');
+}
+
+fn json_optional(value: &Option<String>, line: &mut String) {
+    match value {
+        Some(value) => json_string(value, line),
+        None => line.push_str("null"),
+    }
+}
+
+/// A JSON string of a value that [`sanitize`] escaped for a quoted log
+/// field: undone first (`\"`, `\\`, `\xHH`), then escaped as JSON wants,
+/// so a byte that is not valid UTF-8 becomes U+FFFD.
+fn json_string(sanitized: &str, line: &mut String) {
+    let raw = unsanitize(sanitized);
+    line.push('"');
+    for c in String::from_utf8_lossy(&raw).chars() {
+        match c {
+            '"' => line.push_str("\\\""),
+            '\\' => line.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(line, "\\u{:04x}", c as u32);
+            }
+            c => line.push(c),
+        }
+    }
+    line.push('"');
+}
+
+/// The bytes [`sanitize`] was given (up to its cut).
+fn unsanitize(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', Some(b'x')) => {
+                let hex = s
+                    .get(i + 2..i + 4)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                out.push(hex.unwrap_or(b'?'));
+                i += 4;
+            }
+            (b'\\', Some(&c)) => {
+                out.push(c);
+                i += 2;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The request line (or a header value) as it can safely appear between
+/// quotes in the log: for a request that did not parse, the first line of
+/// what the client sent, cut short, with quotes, backslashes and control
+/// bytes escaped.
 pub fn sanitize(raw: &[u8]) -> String {
     const MAX: usize = 200;
     let line = raw
@@ -51,5 +338,56 @@ mod tests {
         );
         assert_eq!(sanitize(b"\x01\xff"), "\\x01\\xFF");
         assert_eq!(sanitize(&[b'a'; 500]).len(), 200);
+    }
+
+    #[test]
+    fn json_strings_undo_the_log_escapes_and_escape_for_json() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"plain", "\"plain\""),
+            (b"a\"b\\c", "\"a\\\"b\\\\c\""),
+            (b"tab\there\x01", "\"tab\\u0009here\\u0001\""),
+            (b"\xc3\xa9 \xff", "\"\u{e9} \u{fffd}\""),
+        ];
+        for (raw, expected) in cases {
+            let mut line = String::new();
+            json_string(&sanitize(raw), &mut line);
+            assert_eq!(line, expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        let request = Logged {
+            started: Instant::now(),
+            line: "GET /a HTTP/1.1".into(),
+            parts: Some(("GET".into(), "/a".into(), "HTTP/1.1")),
+            referer: Some("http://x/".into()),
+            user_agent: None,
+        };
+        let entry = Entry {
+            peer: "127.0.0.1".parse().unwrap(),
+            clf_date: "24/Nov/2026:06:52:49 +0000",
+            iso_date: "2026-11-24T06:52:49Z",
+            request: &request,
+            status: 200,
+            body_bytes: 0,
+            duration: Duration::from_micros(1500),
+        };
+        let line = |format| {
+            let mut line = String::new();
+            render(format, &entry, &mut line);
+            line
+        };
+        assert_eq!(
+            line(LogFormat::Common),
+            "127.0.0.1 - - [24/Nov/2026:06:52:49 +0000] \"GET /a HTTP/1.1\" 200 -"
+        );
+        assert_eq!(
+            line(LogFormat::Json),
+            "{\"time\":\"2026-11-24T06:52:49Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\
+             \"target\":\"/a\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":0,\
+             \"duration_ms\":1.500,\"referer\":\"http://x/\",\"user_agent\":null}"
+        );
+        assert!(line(LogFormat::Combined).ends_with("200 - \"http://x/\" \"-\""));
     }
 }

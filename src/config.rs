@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::access_log::LogFormat;
 use crate::tls::TlsSource;
 
 /// The longest any timeout may be (one day): deadlines are computed as
@@ -42,8 +43,13 @@ pub struct Config {
     pub max_connections: usize,
     /// Serve and list dotfiles (`.git`, `.env`, …).
     pub show_hidden: bool,
-    /// Write one access-log line per response to stdout.
+    /// Write one access-log line per response.
     pub access_log: bool,
+    /// The access log's file (`--access-log`): appended to, reopened on
+    /// [`ReloadHandle::reload`](crate::ReloadHandle::reload); stdout when `None`.
+    pub access_log_file: Option<PathBuf>,
+    /// How access-log lines look (`--log-format`).
+    pub log_format: LogFormat,
     /// `Cache-Control` value sent with file responses (none by default).
     pub cache_control: Option<String>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
@@ -75,6 +81,8 @@ impl Config {
             max_connections: 10_000,
             show_hidden: false,
             access_log: true,
+            access_log_file: None,
+            log_format: LogFormat::Common,
             cache_control: None,
             precompressed: false,
             acceptor_nice: 10,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::access_log;
+use crate::access_log::{self, AccessLog, Entry, Logged};
 use crate::config::Config;
 use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
@@ -83,6 +83,8 @@ pub struct Ctx<'a> {
     /// The server is shutting down: answer what has started, then close.
     pub draining: bool,
     pub buffers: &'a mut Buffers,
+    /// Where access-log lines go; `None` with `--quiet`.
+    pub access_log: Option<&'a AccessLog>,
     pub cache: &'a mut FileCache,
     pub requests: &'a mut u64,
     pub bytes: &'a mut u64,
@@ -259,7 +261,7 @@ impl Conn {
                 // Whatever the client sends from here on is skipped, so
                 // that it reads this answer rather than a reset.
                 self.discard = u64::MAX;
-                let framing = Framing::closing(String::from("-"));
+                let framing = Framing::closing(Logged::unparsed("-".into()));
                 self.queue(Reply::https_required(), framing, ctx);
                 None
             }
@@ -298,7 +300,7 @@ impl Conn {
             State::Reading { .. } => {
                 log::debug!("{}: header timeout", self.peer);
                 let raw = self.input.as_ref().map(Input::data).unwrap_or_default();
-                let framing = Framing::closing(access_log::sanitize(raw));
+                let framing = Framing::closing(Logged::unparsed(access_log::sanitize(raw)));
                 self.queue(Reply::error(Status::RequestTimeout), framing, ctx);
                 self.drive(false, ctx)
             }
@@ -385,9 +387,12 @@ impl Conn {
         }
         match http::parse(input.data()) {
             Ok(Some(request)) => {
+                let logged = ctx
+                    .access_log
+                    .map(|log| Logged::parsed(&request, input.data(), log.format()));
                 input.consume(request.head_len);
                 self.release_input(ctx);
-                self.respond(request, ctx);
+                self.respond(request, logged, ctx);
                 true
             }
             Ok(None) => {
@@ -403,7 +408,8 @@ impl Conn {
                     err.reason,
                     err.status.code()
                 );
-                let framing = Framing::closing(access_log::sanitize(input.data()));
+                let line = access_log::sanitize(input.data());
+                let framing = Framing::closing(Logged::unparsed(line));
                 self.queue(Reply::error(err.status), framing, ctx);
                 false
             }
@@ -411,7 +417,7 @@ impl Conn {
     }
 
     /// Builds the response to a parsed request and queues it.
-    fn respond(&mut self, request: Request, ctx: &mut Ctx) {
+    fn respond(&mut self, request: Request, logged: Option<Logged>, ctx: &mut Ctx) {
         *ctx.requests += 1;
         let chunked = request.body == Body::Chunked;
         self.discard = match request.body {
@@ -435,18 +441,7 @@ impl Conn {
             head_only: request.method == Method::Head,
             close,
             announce_keep_alive: request.version == Version::Http10 && !close,
-            request_line: if ctx.config.access_log {
-                // The target may hold quotes; escape it like any other.
-                let line = format!(
-                    "{} {} {}",
-                    request.method_name,
-                    request.target,
-                    request.version.as_str()
-                );
-                access_log::sanitize(line.as_bytes())
-            } else {
-                String::new()
-            },
+            request: logged.unwrap_or_default(),
         };
         self.queue(reply, framing, ctx);
     }
@@ -564,18 +559,18 @@ struct Framing {
     /// `Connection: keep-alive` (HTTP/1.0 clients need to be told).
     announce_keep_alive: bool,
     /// For the access log.
-    request_line: String,
+    request: Logged,
 }
 
 impl Framing {
     /// For an answer after which the stream can't be trusted (a malformed
     /// or timed-out request): always closes.
-    fn closing(request_line: String) -> Framing {
+    fn closing(request: Logged) -> Framing {
         Framing {
             head_only: false,
             close: true,
             announce_keep_alive: false,
-            request_line,
+            request,
         }
     }
 }
@@ -594,7 +589,7 @@ struct Outgoing {
     /// When the last byte went out (the write deadline runs from here).
     progress: Instant,
     status: Status,
-    request_line: String,
+    request: Logged,
     /// Bytes sent so far, head included.
     sent: u64,
     body_sent: u64,
@@ -645,7 +640,7 @@ impl Outgoing {
             head_only,
             close,
             announce_keep_alive,
-            request_line,
+            request,
         } = framing;
         let mut buf = ctx.buffers.take_output();
         let mut head = Head::new(&mut buf, reply.status, ctx.clock.http_date());
@@ -710,7 +705,7 @@ impl Outgoing {
             close,
             progress: ctx.now,
             status: reply.status,
-            request_line,
+            request,
             sent: 0,
             body_sent: 0,
         }
@@ -807,14 +802,16 @@ impl Outgoing {
     /// The access-log line for this response, with the body bytes sent so
     /// far (all of them, unless the connection failed or timed out).
     fn log_done(&self, peer: SocketAddr, ctx: &Ctx) {
-        if ctx.config.access_log {
-            access_log::log(
-                peer.ip(),
-                ctx.clock.clf_date(),
-                &self.request_line,
-                self.status.code(),
-                self.body_sent,
-            );
+        if let Some(log) = ctx.access_log {
+            log.write(&Entry {
+                peer: peer.ip(),
+                clf_date: ctx.clock.clf_date(),
+                iso_date: ctx.clock.iso_date(),
+                request: &self.request,
+                status: self.status.code(),
+                body_bytes: self.body_sent,
+                duration: self.request.started.elapsed(),
+            });
         }
     }
 }

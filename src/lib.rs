@@ -34,7 +34,7 @@ mod server;
 mod tls;
 mod transport;
 
-pub use crate::access_log::TARGET as ACCESS_LOG_TARGET;
+pub use crate::access_log::LogFormat;
 pub use crate::config::{Config, ConfigError, MAX_WORKERS};
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};

@@ -10,11 +10,9 @@ use clap::Parser;
 use log::LevelFilter;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use simplelog::{CombinedLogger, ConfigBuilder, SharedLogger, WriteLogger};
+use simplelog::{ConfigBuilder, WriteLogger};
 
-use simple_web_server::{
-    ACCESS_LOG_TARGET, Config, ReloadHandle, Server, ShutdownHandle, TlsSource,
-};
+use simple_web_server::{Config, LogFormat, ReloadHandle, Server, ShutdownHandle, TlsSource};
 
 /// Usage errors (bad flags or values).
 const EXIT_USAGE: u8 = 2;
@@ -93,6 +91,14 @@ struct Args {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     tls_self_signed: bool,
 
+    /// Append the access log to FILE instead of stdout; SIGHUP reopens it.
+    #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
+    access_log: Option<PathBuf>,
+
+    /// Access-log lines: common, combined (with Referer and User-Agent) or json.
+    #[arg(long, value_name = "FORMAT", default_value = "common")]
+    log_format: LogFormat,
+
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
@@ -120,6 +126,8 @@ impl Args {
         config.precompressed = self.precompressed;
         config.acceptor_nice = self.acceptor_nice;
         config.access_log = !self.quiet;
+        config.access_log_file = self.access_log.clone();
+        config.log_format = self.log_format;
         config.tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsSource::Files {
                 cert: cert.clone(),
@@ -150,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    init_logging(args.log_level, !args.quiet);
+    init_logging(args.log_level);
 
     let config = args.config();
     if let Err(err) = config.validate() {
@@ -258,20 +266,10 @@ fn handle_signals(shutdown: ShutdownHandle, reload: ReloadHandle) -> std::io::Re
     Ok(())
 }
 
-/// Access log (target `access`) to stdout as bare lines; diagnostics to stderr.
-fn init_logging(level: LevelFilter, access_log: bool) {
-    let access = ConfigBuilder::new()
-        .add_filter_allow_str(ACCESS_LOG_TARGET)
-        .set_time_level(LevelFilter::Off)
-        .set_thread_level(LevelFilter::Off)
-        .set_target_level(LevelFilter::Off)
-        .set_location_level(LevelFilter::Off)
-        .set_level_padding(simplelog::LevelPadding::Off)
-        .set_max_level(LevelFilter::Off)
-        .build();
+/// Diagnostics to stderr (the access log writes for itself).
+fn init_logging(level: LevelFilter) {
     let mut diagnostics = ConfigBuilder::new();
     diagnostics
-        .add_filter_ignore_str(ACCESS_LOG_TARGET)
         .set_thread_level(LevelFilter::Off)
         .set_target_level(LevelFilter::Off)
         .set_location_level(LevelFilter::Off);
@@ -281,16 +279,6 @@ fn init_logging(level: LevelFilter, access_log: bool) {
         // connection. Our own log says what matters about a connection.
         diagnostics.add_filter_ignore_str("rustls");
     }
-    let diagnostics = diagnostics.build();
-    let mut loggers: Vec<Box<dyn SharedLogger>> =
-        vec![WriteLogger::new(level, diagnostics, std::io::stderr())];
-    if access_log {
-        loggers.push(WriteLogger::new(
-            LevelFilter::Info,
-            access,
-            std::io::stdout(),
-        ));
-    }
     // Only fails if a logger is already set, which main never does.
-    let _ = CombinedLogger::init(loggers);
+    let _ = WriteLogger::init(level, diagnostics.build(), std::io::stderr());
 }

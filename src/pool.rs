@@ -17,6 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig;
 use slab::Slab;
 
+use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::conn::{Buffers, Conn, Ctx, Next};
 use crate::deadlines::{Deadlines, Wait};
@@ -95,11 +96,13 @@ fn nanos_since(epoch: Instant, at: Instant) -> u64 {
 }
 
 impl Pool {
-    /// Starts the workers; with `tls`, every connection speaks TLS.
+    /// Starts the workers; with `tls`, every connection speaks TLS; with
+    /// `access_log`, every response gets a line there.
     pub fn spawn(
         config: Arc<Config>,
         root: Arc<Root>,
         tls: Option<Arc<ServerConfig>>,
+        access_log: Option<Arc<AccessLog>>,
     ) -> io::Result<Pool> {
         let pool_draining = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
@@ -119,6 +122,7 @@ impl Pool {
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
             let (config, root, tls) = (config.clone(), root.clone(), tls.clone());
+            let access_log = access_log.clone();
             let (worker_shared, draining) = (shared.clone(), pool_draining.clone());
             let done_tx = done_tx.clone();
             let thread = thread::Builder::new()
@@ -139,6 +143,7 @@ impl Pool {
                         config,
                         root,
                         tls,
+                        access_log,
                         shared: worker_shared,
                         draining,
                         drain_started: false,
@@ -320,6 +325,7 @@ struct Worker {
     root: Arc<Root>,
     /// Set when the server speaks TLS: what each handshake starts from.
     tls: Option<Arc<ServerConfig>>,
+    access_log: Option<Arc<AccessLog>>,
     shared: Arc<Shared>,
     draining: Arc<AtomicBool>,
     drain_started: bool,
@@ -446,6 +452,7 @@ impl Worker {
             now,
             draining: self.drain_started || self.draining.load(Ordering::Relaxed),
             buffers: &mut self.buffers,
+            access_log: self.access_log.as_deref(),
             cache: &mut self.cache,
             requests: &mut self.requests,
             bytes: &mut self.bytes,

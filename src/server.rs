@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
+use crate::access_log::AccessLog;
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::pool::Pool;
@@ -43,6 +44,7 @@ pub struct Server {
     config: Arc<Config>,
     root: Arc<Root>,
     tls: Option<Arc<Tls>>,
+    access_log: Option<Arc<AccessLog>>,
     local_addr: SocketAddr,
     shutdown: ShutdownHandle,
 }
@@ -80,20 +82,39 @@ impl ShutdownHandle {
 }
 
 /// Reloads, while the server runs, what can change without a restart: the
-/// TLS certificate and key, from the same files. Cheap to clone; usable
-/// from any thread.
+/// TLS certificate and key, from the same files, and the access-log file,
+/// reopened by its path. Cheap to clone; usable from any thread.
 #[derive(Clone)]
 pub struct ReloadHandle {
     tls: Option<Arc<Tls>>,
+    access_log: Option<Arc<AccessLog>>,
 }
 
 impl ReloadHandle {
-    /// Reloads and logs what happened. New TLS handshakes use the new pair;
-    /// connections already open keep theirs. On error the old pair stays
-    /// and the error is returned (and logged).
+    /// Reopens the access-log file and reloads the TLS pair, and logs what
+    /// happened. New TLS handshakes use the new pair; connections already
+    /// open keep theirs. On error the old file or pair stays and an error
+    /// is returned (each is logged).
     pub fn reload(&self) -> Result<(), Error> {
+        let reopened = match self.access_log.as_deref().map(AccessLog::reopen) {
+            Some(Ok(Some(path))) => {
+                log::info!("reopened the access log {}", path.display());
+                Ok(true)
+            }
+            Some(Err(source)) => {
+                log::error!("cannot reopen the access log: {source}; writing to the old file");
+                Err(Error::Io(source))
+            }
+            _ => Ok(false),
+        };
+        if self.tls.is_none() && matches!(reopened, Ok(false)) {
+            log::info!("reload: nothing to reload (no TLS certificate, no access-log file)");
+        }
+        self.reload_tls().and(reopened.map(|_| ()))
+    }
+
+    fn reload_tls(&self) -> Result<(), Error> {
         let Some(tls) = &self.tls else {
-            log::info!("reload: nothing to reload (the server speaks plain HTTP)");
             return Ok(());
         };
         match tls.reload() {
@@ -148,6 +169,17 @@ impl Server {
             )),
             None => None,
         };
+        let access_log = match config.access_log {
+            true => Some(Arc::new(
+                AccessLog::open(config.access_log_file.as_deref(), config.log_format).map_err(
+                    |source| Error::AccessLog {
+                        path: config.access_log_file.clone().unwrap_or_default(),
+                        source,
+                    },
+                )?,
+            )),
+            false => None,
+        };
         let addr = config.addr();
         let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
         // std listens with a backlog of 128; a burst of a thousand clients
@@ -175,6 +207,7 @@ impl Server {
             config: Arc::new(config),
             root: Arc::new(root),
             tls,
+            access_log,
             local_addr,
             shutdown,
         })
@@ -201,6 +234,7 @@ impl Server {
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle {
             tls: self.tls.clone(),
+            access_log: self.access_log.clone(),
         }
     }
 
@@ -219,8 +253,13 @@ impl Server {
     pub fn run(self) -> Result<Summary, Error> {
         let started = Instant::now();
         let tls = self.tls.as_ref().map(|tls| tls.config().clone());
-        let mut pool =
-            Pool::spawn(self.config.clone(), self.root.clone(), tls).map_err(Error::Io)?;
+        let mut pool = Pool::spawn(
+            self.config.clone(),
+            self.root.clone(),
+            tls,
+            self.access_log.clone(),
+        )
+        .map_err(Error::Io)?;
         let mut acceptor = Acceptor {
             shutdown: &self.shutdown,
             pool: &pool,
@@ -654,6 +693,11 @@ pub enum Error {
     },
     /// The TLS certificate or key can't be used.
     Tls(TlsError),
+    /// The access-log file can't be opened.
+    AccessLog {
+        path: PathBuf,
+        source: io::Error,
+    },
     Io(io::Error),
 }
 
@@ -669,6 +713,13 @@ impl fmt::Display for Error {
             }
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Tls(err) => write!(f, "cannot use the TLS certificate: {err}"),
+            Error::AccessLog { path, source } => {
+                write!(
+                    f,
+                    "cannot open the access log '{}': {source}",
+                    path.display()
+                )
+            }
             Error::Io(err) => write!(f, "I/O error: {err}"),
         }
     }
@@ -679,9 +730,10 @@ impl std::error::Error for Error {
         match self {
             Error::Config(err) => Some(err),
             Error::Tls(err) => Some(err),
-            Error::Root { source, .. } | Error::Bind { source, .. } | Error::Io(source) => {
-                Some(source)
-            }
+            Error::Root { source, .. }
+            | Error::Bind { source, .. }
+            | Error::AccessLog { source, .. }
+            | Error::Io(source) => Some(source),
         }
     }
 }

@@ -8,6 +8,7 @@ pub struct Clock {
     second: u64,
     http: String,
     clf: String,
+    iso: String,
 }
 
 impl Clock {
@@ -16,6 +17,7 @@ impl Clock {
             second: u64::MAX,
             http: String::new(),
             clf: String::new(),
+            iso: String::new(),
         };
         clock.tick();
         clock
@@ -34,6 +36,7 @@ impl Clock {
         self.second = second;
         self.http = httpdate::fmt_http_date(now);
         self.clf = clf_from_http(&self.http);
+        self.iso = iso_from_http(&self.http);
     }
 
     /// `Tue, 24 Nov 2026 06:52:49 GMT`
@@ -44,6 +47,27 @@ impl Clock {
     /// `24/Nov/2026:06:52:49 +0000`
     pub fn clf_date(&self) -> &str {
         &self.clf
+    }
+
+    /// `2026-11-24T06:52:49Z` (RFC 3339)
+    pub fn iso_date(&self) -> &str {
+        &self.iso
+    }
+}
+
+/// Rearranges `Tue, 24 Nov 2026 06:52:49 GMT` into `2026-11-24T06:52:49Z`.
+fn iso_from_http(http: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = http
+        .get(8..11)
+        .and_then(|m| MONTHS.iter().position(|&name| name == m));
+    match (http.get(5..7), month, http.get(12..16), http.get(17..25)) {
+        (Some(day), Some(month), Some(year), Some(time)) => {
+            format!("{year}-{:02}-{day}T{time}Z", month + 1)
+        }
+        _ => http.to_owned(),
     }
 }
 
@@ -72,6 +96,18 @@ mod tests {
         assert_eq!(
             clf_from_http("Tue, 24 Nov 2026 06:52:49 GMT"),
             "24/Nov/2026:06:52:49 +0000"
+        );
+    }
+
+    #[test]
+    fn iso_format() {
+        assert_eq!(
+            iso_from_http("Tue, 24 Nov 2026 06:52:49 GMT"),
+            "2026-11-24T06:52:49Z"
+        );
+        assert_eq!(
+            iso_from_http("Fri, 01 Jan 2027 00:00:00 GMT"),
+            "2027-01-01T00:00:00Z"
         );
     }
 

@@ -2,6 +2,7 @@
 //! HTTP/1.1 rules on top (framing, `Host`, persistence, limits).
 
 use super::Status;
+use std::ops::Range;
 
 /// Longest request target we accept (`414` beyond).
 pub const MAX_TARGET: usize = 8 * 1024;
@@ -103,6 +104,11 @@ pub struct Request {
     pub conditions: Conditions,
     /// Length of the header section in bytes (the body starts here).
     pub head_len: usize,
+    /// Where the `Referer` and `User-Agent` values lie in the parsed bytes
+    /// (for the access log; kept as positions so that a request costs no
+    /// allocation for them when the log does not show them).
+    pub referer: Option<Range<usize>>,
+    pub user_agent: Option<Range<usize>>,
 }
 
 /// A request that cannot be answered normally. Every one of these closes the
@@ -182,6 +188,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     let mut keep_alive = false;
     let mut conditions = Conditions::default();
     let mut expects_continue = false;
+    let (mut referer, mut user_agent) = (None, None);
+    // `value` lies within `buf`: its position there, from the addresses.
+    let position = |value: &[u8]| {
+        let start = value.as_ptr() as usize - buf.as_ptr() as usize;
+        start..start + value.len()
+    };
     for header in req.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -208,6 +220,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
                     keep_alive = true;
                 }
             }
+        } else if name.eq_ignore_ascii_case("user-agent") {
+            user_agent = Some(position(value));
+        } else if name.eq_ignore_ascii_case("referer") {
+            referer = Some(position(value));
         } else if let Some(slot) = conditions.slot(name) {
             // Lists (`If-None-Match`, `Accept-Encoding`) may be split over
             // several fields: join them, as RFC 9110 §5.3 allows.
@@ -268,6 +284,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
         expects_continue,
         conditions,
         head_len,
+        referer,
+        user_agent,
     }))
 }
 
