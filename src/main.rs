@@ -1,7 +1,7 @@
 //! The command line: flags → `Config`, logging, signals, exit codes.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
@@ -99,6 +99,10 @@ struct Args {
     #[arg(long, value_name = "FORMAT", default_value = "common")]
     log_format: LogFormat,
 
+    /// Write the server's PID to FILE at start-up; removed at exit.
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+
     /// No access log.
     #[arg(short, long)]
     quiet: bool,
@@ -175,7 +179,15 @@ fn main() -> ExitCode {
     };
     // Signals are handled from before the Serving line on, so one sent as
     // soon as it appears is a graceful shutdown, not a kill.
-    if let Err(err) = handle_signals(server.shutdown_handle(), server.reload_handle()) {
+    let pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
+        Ok(pid_file) => pid_file,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let pid_path = pid_file.as_ref().map(|p| p.path.clone());
+    if let Err(err) = handle_signals(server.shutdown_handle(), server.reload_handle(), pid_path) {
         eprintln!("error: cannot install the signal handlers: {err}");
         return ExitCode::from(EXIT_FAILURE);
     }
@@ -217,6 +229,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--pid-file`: the PID and a newline, written whole (a temporary file
+/// renamed into place, so a reader never sees half of it); removed when
+/// dropped, at exit.
+struct PidFile {
+    path: PathBuf,
+}
+
+impl PidFile {
+    fn write(path: &Path) -> Result<PidFile, String> {
+        let fail =
+            |err: std::io::Error| format!("cannot write the PID file '{}': {err}", path.display());
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, format!("{}\n", std::process::id())).map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(|err| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(err)
+        })?;
+        Ok(PidFile {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// A header value must be visible ASCII and spaces: no CR/LF (no header
 /// injection), no control characters.
 fn parse_header_value(value: &str) -> Result<String, String> {
@@ -236,7 +278,11 @@ fn parse_header_value(value: &str) -> Result<String, String> {
 /// SIGINT and SIGTERM: a graceful shutdown, and a second one exits at
 /// once. SIGHUP: reload the TLS certificate and key. Handled on a thread of
 /// their own, outside any signal handler.
-fn handle_signals(shutdown: ShutdownHandle, reload: ReloadHandle) -> std::io::Result<()> {
+fn handle_signals(
+    shutdown: ShutdownHandle,
+    reload: ReloadHandle,
+    pid_file: Option<PathBuf>,
+) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     thread::Builder::new()
         .name("signals".into())
@@ -258,6 +304,10 @@ fn handle_signals(shutdown: ShutdownHandle, reload: ReloadHandle) -> std::io::Re
                     }
                     _ => {
                         log::warn!("second signal: exiting now");
+                        // `exit` runs no destructors: the PID file goes here.
+                        if let Some(path) = &pid_file {
+                            let _ = std::fs::remove_file(path);
+                        }
                         std::process::exit(EXIT_INTERRUPTED);
                     }
                 }
