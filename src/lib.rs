@@ -28,6 +28,7 @@ mod files;
 #[cfg(test)]
 mod fuzz;
 mod http;
+mod listener;
 mod pool;
 mod representation;
 mod server;

@@ -16,11 +16,10 @@ use mio::net::TcpStream;
 use crate::access_log::AccessLog;
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
+use crate::listener;
 use crate::pool::Pool;
 use crate::tls::{Tls, TlsError};
 
-/// Connections the kernel queues for us while the acceptor is busy or paused.
-const BACKLOG: libc::c_int = 4096;
 /// How long the acceptor pauses when it can't place a connection: the
 /// connection limit reached, or every worker's channel full.
 const BACKOFF: Duration = Duration::from_millis(10);
@@ -28,11 +27,6 @@ const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 /// How long an eviction request may take to free a slot before it is
 /// repeated (the worker may have had no idle connection to close).
 const EVICTION_RETRY: Duration = Duration::from_millis(200);
-/// How long the kernel holds a silent new connection before handing it to
-/// the acceptor anyway (see [`defer_accept`]).
-const DEFER_ACCEPT_SECS: libc::c_int = 1;
-/// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
-const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 /// Most connections placed before the workers that got them are woken,
 /// when clients keep arriving faster than they are accepted.
 const BATCH: usize = 32;
@@ -180,23 +174,8 @@ impl Server {
             )),
             false => None,
         };
-        let addr = config.addr();
-        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-        // std listens with a backlog of 128; a burst of a thousand clients
-        // deserves more (the kernel caps it at net.core.somaxconn).
-        // SAFETY: listen(2) on the listener's own open descriptor.
-        if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
-            let source = io::Error::last_os_error();
-            return Err(Error::Bind { addr, source });
-        }
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| Error::Bind { addr, source })?;
-        defer_accept(&listener);
-        notsent_lowat(&listener);
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+        let listener = listener::open(config.addr())?;
+        let local_addr = listener.local_addr().map_err(Error::Io)?;
         let shutdown = ShutdownHandle {
             inner: Arc::new(ShutdownInner {
                 requested: AtomicBool::new(false),
@@ -497,66 +476,6 @@ fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
     }
 }
 
-/// Asks the kernel to hand us a connection only once its first bytes have
-/// arrived (or after about `DEFER_ACCEPT_SECS` if they don't), as nginx's
-/// `listen ... deferred` does. Without it, a client that writes its request
-/// just after the handshake (every browser, `ab`) is usually accepted
-/// before the request is there: the worker's read finds nothing, the
-/// connection joins the poll, and the worker sleeps and is woken once more.
-/// With it, the request is waiting when the worker first reads. Best effort:
-/// without it the server is only slower.
-fn defer_accept(listener: &TcpListener) {
-    set_tcp_option(
-        listener,
-        libc::TCP_DEFER_ACCEPT,
-        DEFER_ACCEPT_SECS,
-        "TCP_DEFER_ACCEPT",
-    );
-}
-
-/// Keeps at most `NOTSENT_LOWAT` bytes queued in a connection's socket
-/// that TCP has not sent yet: a write beyond that returns short (or
-/// `EAGAIN`), and the poll says writable once the queue drops below it.
-/// Set on the listener, every accepted connection inherits it, at no cost
-/// per connection.
-///
-/// Without it, a large body (1 MiB `sendfile` calls, or TLS records) piled
-/// up in the send queue while the client's window was closed, and each of
-/// the client's reads then acknowledged data and let TCP transmit more of
-/// that queue from the ACK, in the client's own context: on loopback the
-/// client paid for the server's transmits as well as its own receives.
-/// `wrk -c8` on a 10 MiB file, interleaved runs on 2 cores: plain 166–194
-/// responses/s without, 281–358 with 64 KiB; over TLS 117–128 without,
-/// 125–172 with. 16, 128 and 256 KiB measured no better. On a real network
-/// only unsent data counts, not data in flight, so a connection still fills
-/// its congestion window. Best effort: without it the server is only slower.
-fn notsent_lowat(listener: &TcpListener) {
-    set_tcp_option(
-        listener,
-        libc::TCP_NOTSENT_LOWAT,
-        NOTSENT_LOWAT,
-        "TCP_NOTSENT_LOWAT",
-    );
-}
-
-/// Sets a TCP option on the listener; a failure is logged at debug level.
-fn set_tcp_option(listener: &TcpListener, option: libc::c_int, value: libc::c_int, name: &str) {
-    // SAFETY: setsockopt on the listener's own open descriptor, with a
-    // pointer to a c_int and its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            option,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        log::debug!("{name}: {}", io::Error::last_os_error());
-    }
-}
-
 /// Sleeps until the listener has a connection to accept, or is shut down.
 fn wait_readable(listener: &TcpListener) -> io::Result<()> {
     let mut pollfd = libc::pollfd {
@@ -693,6 +612,8 @@ pub enum Error {
     },
     /// The TLS certificate or key can't be used.
     Tls(TlsError),
+    /// A socket passed by systemd (or a previous generation) can't be used.
+    Inherited(String),
     /// The access-log file can't be opened.
     AccessLog {
         path: PathBuf,
@@ -720,6 +641,7 @@ impl fmt::Display for Error {
                     path.display()
                 )
             }
+            Error::Inherited(why) => f.write_str(why),
             Error::Io(err) => write!(f, "I/O error: {err}"),
         }
     }
@@ -730,6 +652,7 @@ impl std::error::Error for Error {
         match self {
             Error::Config(err) => Some(err),
             Error::Tls(err) => Some(err),
+            Error::Inherited(_) => None,
             Error::Root { source, .. }
             | Error::Bind { source, .. }
             | Error::AccessLog { source, .. }

@@ -256,10 +256,17 @@ impl Server {
         }
         args.extend_from_slice(extra_args);
 
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .arg(root)
-            .envs(env.iter().copied())
+        let mut command = Command::new(BIN);
+        command.args(&args).arg(root).envs(env.iter().copied());
+        Server::start_command(command)
+    }
+
+    /// Starts `command` (the binary, or something that execs it) with its
+    /// output captured, and waits (at most [`START_TIMEOUT`]) for its
+    /// `Serving` line.
+    pub fn start_command(mut command: Command) -> Server {
+        let args = format!("{command:?}");
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
