@@ -70,6 +70,10 @@ enum State {
     Reading { since: Instant },
     /// A response is being sent.
     Writing(Box<Outgoing>),
+    /// A response that closes the connection is out; the end of the stream
+    /// (TLS: `close_notify`) is going out. Then, if the client may still be
+    /// sending, our side is shut and theirs drained (`linger`).
+    Ending { since: Instant, linger: bool },
     /// Our side is shut down; reading and dropping what the client still sends.
     Closing { since: Instant, drained: u64 },
 }
@@ -118,6 +122,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(transport: Transport, peer: SocketAddr, accepted: Instant, load: LoadGuard) -> Conn {
+        let nodelay = transport.has_nodelay();
         Conn {
             transport,
             peer,
@@ -128,7 +133,7 @@ impl Conn {
             served: 0,
             peer_closed: false,
             registered: false,
-            nodelay: false,
+            nodelay,
             _load: load,
         }
     }
@@ -155,6 +160,7 @@ impl Conn {
             State::Idle { since } => (Wait::Idle, *since + config.keepalive_timeout),
             State::Reading { since } => (Wait::Header, *since + config.header_timeout),
             State::Writing(out) => (Wait::Write, out.progress + config.write_timeout),
+            State::Ending { since, .. } => (Wait::Write, *since + config.write_timeout),
             State::Closing { since, .. } => (Wait::Linger, *since + LINGER),
         }
     }
@@ -184,6 +190,7 @@ impl Conn {
             let step = match self.state {
                 State::Writing(_) => self.write_step(&mut turn, ctx),
                 State::Idle { .. } | State::Reading { .. } => self.read_step(&mut turn, ctx),
+                State::Ending { .. } => self.end_step(ctx),
                 State::Closing { .. } => self.linger_step(),
             };
             if let Some(next) = step {
@@ -228,18 +235,28 @@ impl Conn {
         }
         if !self.may_read && self.input.is_none() {
             // Nothing buffered and the socket was drained: reading now
-            // would only return EAGAIN.
-            return Some(if ctx.draining {
-                Next::Close
-            } else {
-                Next::Wait
-            });
+            // would only return EAGAIN. While draining, close, with a
+            // clean end of stream once the socket takes it.
+            if !ctx.draining {
+                return Some(Next::Wait);
+            }
+            self.state = State::Ending {
+                since: ctx.now,
+                linger: false,
+            };
         }
         None
     }
 
     /// Answers a buffered request, or reads more of one.
     fn read_step(&mut self, turn: &mut Turn, ctx: &mut Ctx) -> Option<Next> {
+        // What the transport still holds (a TLS handshake flight the socket
+        // had no room for) goes first: this may be the writable event it
+        // waited for. No system call when nothing is pending.
+        if let Err(err) = self.transport.flush() {
+            log::debug!("{}: write failed: {err}", self.peer);
+            return Some(Next::Close);
+        }
         if self.take_request(ctx) {
             turn.requests += 1;
             return (turn.requests >= REQUEST_BUDGET).then_some(Next::Yield);
@@ -256,6 +273,8 @@ impl Conn {
             // out to be (part of) a request and not a body being skipped.
             Ok(_) => None,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Some(self.wait_for_input(ctx)),
+            // The read used its budget: the others' turn, then read on.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Some(Next::Yield),
             Err(err) if transport::is_plain_http(&err) => {
                 log::debug!("{}: {err}", self.peer);
                 // Whatever the client sends from here on is skipped, so
@@ -309,6 +328,10 @@ impl Conn {
                 out.log_done(self.peer, ctx);
                 Next::Close
             }
+            State::Ending { .. } => {
+                log::debug!("{}: write timeout while closing", self.peer);
+                Next::Close
+            }
             State::Idle { .. } | State::Closing { .. } => Next::Close,
         }
     }
@@ -357,7 +380,7 @@ impl Conn {
         match self.transport.read(space) {
             Ok(n) => {
                 input.end += n;
-                self.may_read = n == wanted || self.peer_closed;
+                self.may_read = n == wanted || self.peer_closed || self.transport.at_end();
                 Ok(n)
             }
             Err(err) => {
@@ -472,17 +495,45 @@ impl Conn {
         if let Some(input) = self.input.take() {
             ctx.buffers.put_input(input.buf);
         }
-        if !unread {
-            return Next::Close;
+        self.state = State::Ending {
+            since: ctx.now,
+            linger: unread,
+        };
+        self.drive(true, ctx)
+    }
+
+    /// Sends the end of the stream (TLS: `close_notify`) as the socket
+    /// makes room, then closes, or shuts our side and lingers.
+    fn end_step(&mut self, ctx: &Ctx) -> Option<Next> {
+        let State::Ending { linger, .. } = self.state else {
+            unreachable!("end_step outside Ending");
+        };
+        match self.transport.finish() {
+            Ok(true) => {}
+            Ok(false) => return Some(Next::Wait),
+            Err(_) => return Some(Next::Close),
         }
-        if self.transport.shutdown_write().is_err() {
-            return Next::Close;
+        if !linger || self.transport.shutdown_write().is_err() {
+            return Some(Next::Close);
         }
         self.state = State::Closing {
             since: ctx.now,
             drained: 0,
         };
-        self.drive(true, ctx)
+        None
+    }
+}
+
+impl Drop for Conn {
+    /// A connection closed between responses (idle, timed out, evicted,
+    /// shut down) ends its stream cleanly where the socket has room (TLS:
+    /// `close_notify`, so the client can tell the end from a cut). One
+    /// closed in the middle of a response does not: its body is short, and
+    /// the client must see that it was cut.
+    fn drop(&mut self) {
+        if !matches!(self.state, State::Writing(_) | State::Ending { .. }) {
+            self.transport.finish_now();
+        }
     }
 }
 
@@ -728,11 +779,11 @@ impl Outgoing {
             let head = &self.buf[self.written..];
             if self.written == self.buf.len() && self.rest.is_empty() {
                 // All taken; over TLS, the last records may still wait.
-                return Ok(if transport.flush()? {
-                    Sent::All
-                } else {
-                    Sent::Blocked
-                });
+                let all_out = transport.flush()?;
+                if transport.take_progress() {
+                    self.progress = ctx.now;
+                }
+                return Ok(if all_out { Sent::All } else { Sent::Blocked });
             }
             if head.is_empty() && *budget == 0 {
                 return Ok(Sent::BudgetSpent);
@@ -782,7 +833,13 @@ impl Outgoing {
                     self.progressed(n, budget, ctx);
                     return Ok(Sent::Blocked);
                 }
-                Wrote::Blocked => return Ok(Sent::Blocked),
+                Wrote::Blocked => {
+                    // Records queued earlier may have gone out meanwhile.
+                    if transport.take_progress() {
+                        self.progress = ctx.now;
+                    }
+                    return Ok(Sent::Blocked);
+                }
             }
         }
     }

@@ -24,8 +24,14 @@ use rustls::{ServerConfig, ServerConnection};
 /// which stays under rustls's 64 KiB limit on buffered output.
 const TLS_FILE_CHUNK: usize = 3 * 16 * 1024;
 
+/// Most slices one `sendmsg` takes (rustls hands over at most 64 records).
+const MAX_SLICES: usize = 64;
 /// A TLS record's first byte when it carries a handshake (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
+/// Most bytes one TLS read takes from the socket. Records without
+/// plaintext (empty ones, key updates) cost work but fill nothing: without
+/// a bound, a client could keep one read, and its worker, busy.
+const TLS_READ_BUDGET: usize = 64 * 1024;
 
 /// A client connection's byte stream.
 pub enum Transport {
@@ -53,6 +59,10 @@ pub struct TlsStream {
     started: bool,
     /// Our `close_notify` is queued.
     closed: bool,
+    /// The client's stream ended (`close_notify`, or the socket closed).
+    ended: bool,
+    /// Records went out since [`Transport::take_progress`] last asked.
+    progress: bool,
 }
 
 /// What the client turned out to speak.
@@ -91,14 +101,48 @@ impl Transport {
     }
 
     /// A TLS connection whose handshake starts with the client's first bytes.
+    ///
+    /// `TCP_NODELAY` is set at once: the server's last handshake flight
+    /// (session tickets, after the client's Finished) and the first
+    /// response are two writes, and Nagle would hold the response until the
+    /// client acknowledged the tickets (a delayed ACK: 40 ms on loopback).
     pub fn tls(sock: TcpStream, config: &Arc<ServerConfig>) -> Result<Transport, rustls::Error> {
+        if let Err(err) = sock.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY: {err}");
+        }
         Ok(Transport::Tls(Box::new(TlsStream {
             sock,
             tls: ServerConnection::new(config.clone())?,
             mode: Mode::Detect,
             started: false,
             closed: false,
+            ended: false,
+            progress: false,
         })))
+    }
+
+    /// `TCP_NODELAY` is already set (see [`Transport::tls`]).
+    pub fn has_nodelay(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// The client's stream has ended, though the socket may not say so
+    /// again (TLS: `close_notify` came with the last data): read until
+    /// `Ok(0)` rather than wait for an event.
+    pub fn at_end(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => tls.ended,
+        }
+    }
+
+    /// Whether bytes buffered below us went out since the last call (for
+    /// the write deadline, which counts progress on the wire).
+    pub fn take_progress(&mut self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => std::mem::take(&mut tls.progress),
+        }
     }
 
     /// The socket, to register with a poll or to set options on.
@@ -121,7 +165,12 @@ impl Transport {
     /// Reads what has arrived into `buf`, like a non-blocking socket:
     /// `Ok(0)` at the end of the stream, `WouldBlock` when nothing is there.
     /// A count below `buf.len()` means the socket had no more for now (the
-    /// edge-triggered poll reports what arrives later).
+    /// edge-triggered poll reports what arrives later), or [`at_end`]
+    /// says the stream ended. `Interrupted` means this read used its
+    /// budget without filling anything: read again after the worker's
+    /// other connections.
+    ///
+    /// [`at_end`]: Transport::at_end
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(sock) => read_socket(sock, buf),
@@ -172,12 +221,29 @@ impl Transport {
         }
     }
 
-    /// Ends our side of the stream (TLS: `close_notify` first), so the
-    /// client sees the end after the response.
-    pub fn shutdown_write(&mut self) -> io::Result<()> {
-        if let Transport::Tls(tls) = self {
-            tls.close_notify();
+    /// Says the stream is complete after a response (TLS: queues
+    /// `close_notify` once) and pushes it out. Returns whether everything
+    /// is out; `false` means the socket is full: call again when writable.
+    pub fn finish(&mut self) -> io::Result<bool> {
+        match self {
+            Transport::Plain(_) => Ok(true),
+            Transport::Tls(tls) => {
+                tls.queue_close_notify();
+                tls.flush()
+            }
         }
+    }
+
+    /// For a connection closed between responses (idle, timed out, shut
+    /// down): [`finish`](Transport::finish) as far as the socket takes at
+    /// once. Never after part of a response: a clean end would make a
+    /// truncated body look complete.
+    pub fn finish_now(&mut self) {
+        let _ = self.finish();
+    }
+
+    /// Shuts down our side of the socket, after [`finish`](Transport::finish).
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
         self.socket().shutdown(Shutdown::Write)
     }
 }
@@ -206,18 +272,25 @@ impl TlsStream {
         let mut filled = 0;
         // The last read came back short: the socket had no more.
         let mut drained = false;
+        let mut taken = 0;
         loop {
             // What is decrypted already.
             while filled < buf.len() {
                 match self.tls.reader().read(&mut buf[filled..]) {
                     // `close_notify` received: the end of the stream.
-                    Ok(0) => return Ok(filled),
+                    Ok(0) => {
+                        self.ended = true;
+                        return Ok(filled);
+                    }
                     Ok(n) => filled += n,
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                     // The socket closed without `close_notify`: as far as
                     // HTTP/1.1 is concerned, that is an end too (a response
                     // is framed by its length, never by the close).
-                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
+                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                        self.ended = true;
+                        return Ok(filled);
+                    }
                     Err(err) => return Err(err),
                 }
             }
@@ -228,13 +301,23 @@ impl TlsStream {
             if filled == buf.len() || (drained && filled > 0) {
                 return Ok(filled);
             }
+            if taken >= TLS_READ_BUDGET {
+                return if filled > 0 {
+                    Ok(filled)
+                } else {
+                    Err(io::ErrorKind::Interrupted.into())
+                };
+            }
             let mut socket = ShortRead {
                 sock: &self.sock,
                 short: false,
             };
             match self.tls.read_tls(&mut socket) {
                 Ok(0) => {} // the end: the reader says so, after the last records
-                Ok(_) => self.started = true,
+                Ok(n) => {
+                    self.started = true;
+                    taken += n;
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock && filled > 0 => {
                     return Ok(filled);
                 }
@@ -306,9 +389,9 @@ impl TlsStream {
 
     fn flush(&mut self) -> io::Result<bool> {
         while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.sock) {
+            match self.tls.write_tls(&mut NoSigpipe(&self.sock)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
+                Ok(_) => self.progress = true,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
@@ -317,25 +400,41 @@ impl TlsStream {
         Ok(true)
     }
 
-    /// Queues `close_notify` once and sends what the socket takes. Not
-    /// before the handshake is done (there is no session to close), nor
-    /// after plain HTTP.
-    fn close_notify(&mut self) {
+    /// Queues `close_notify` once. Not before the handshake is done (there
+    /// is no session to close), nor after plain HTTP.
+    fn queue_close_notify(&mut self) {
         if self.closed || self.mode != Mode::Tls || self.tls.is_handshaking() {
             return;
         }
         self.closed = true;
         self.tls.send_close_notify();
-        let _ = self.flush();
     }
 }
 
-impl Drop for TlsStream {
-    /// A TLS connection closed by us (idle timeout, shutdown, after a
-    /// response) says so with `close_notify`, so the client can tell a
-    /// clean end from a truncation.
-    fn drop(&mut self) {
-        self.close_notify();
+/// The socket as rustls writes to it: `sendmsg` with `MSG_NOSIGNAL`, as
+/// for plain writes, so a client gone away is an error, never SIGPIPE
+/// (which a program embedding the server might not ignore).
+struct NoSigpipe<'a>(&'a TcpStream);
+
+impl Write for NoSigpipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut slices: [&[u8]; MAX_SLICES] = [&[]; MAX_SLICES];
+        let count = bufs.len().min(MAX_SLICES);
+        for (slice, buf) in slices.iter_mut().zip(bufs) {
+            *slice = buf;
+        }
+        match send(self.0, &slices[..count], false)? {
+            Wrote::Bytes(n) | Wrote::Full(n) => Ok(n as usize),
+            Wrote::Blocked => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -371,14 +470,14 @@ fn peek(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// One non-blocking `sendmsg` of up to two slices (head and body), with
-/// `MSG_MORE` when more follows at once, so the kernel doesn't push a short
-/// segment yet.
+/// One non-blocking `sendmsg` of up to [`MAX_SLICES`] slices (head and
+/// body, or TLS records), with `MSG_MORE` when more follows at once, so the
+/// kernel doesn't push a short segment yet.
 fn send(sock: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
     let mut iov = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
-    }; 2];
+    }; MAX_SLICES];
     let mut count = 0;
     for slice in slices.iter().filter(|s| !s.is_empty()).take(iov.len()) {
         iov[count] = libc::iovec {

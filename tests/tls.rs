@@ -5,47 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::tls::{Ca, Leaf, Recorder, half_client_hello, tls11_client_hello, trusting};
+use common::tls::{Ca, Https, Leaf, Recorder, half_client_hello, tls11_client_hello, trusting};
 use common::*;
 use rustls::{HandshakeKind, ProtocolVersion};
-
-/// A docroot, a CA and a server on 127.0.0.1 that presents a leaf signed
-/// by that CA. Keeps the certificate files in `certs`.
-struct Https {
-    server: Server,
-    ca: Ca,
-    root: DocRoot,
-    certs: tempfile::TempDir,
-}
-
-impl Https {
-    fn start(extra_args: &[&str]) -> Https {
-        let root = DocRoot::new();
-        root.file("index.html", "<h1>hello over TLS</h1>\n");
-        root.file("a.txt", "alpha\n");
-        let ca = Ca::new("test CA");
-        let certs = tempfile::tempdir().unwrap();
-        let (cert, key) = ca.leaf().write(certs.path());
-        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-        let mut args = vec!["--tls-cert", cert, "--tls-key", key];
-        args.extend_from_slice(extra_args);
-        let server = Server::start(root.path(), &args);
-        Https {
-            server,
-            ca,
-            root,
-            certs,
-        }
-    }
-
-    fn client(&self) -> Client {
-        Client::connect_tls(
-            self.server.addr(),
-            self.ca.client(&["http/1.1"]),
-            "localhost",
-        )
-    }
-}
 
 /// Starts the binary with `args` and expects it to exit by itself.
 fn run_to_exit(args: &[&str]) -> CliOutput {

@@ -11,6 +11,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use super::{Client, DocRoot, Server};
+
 /// A certificate authority made for one test.
 pub struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -88,6 +90,44 @@ impl Leaf {
         fs::write(&cert, &self.cert_pem).unwrap();
         fs::write(&key, &self.key_pem).unwrap();
         (cert, key)
+    }
+}
+
+/// A docroot, a CA and a server on 127.0.0.1 that presents a leaf signed
+/// by that CA. Keeps the certificate files in `certs`.
+pub struct Https {
+    pub server: Server,
+    pub ca: Ca,
+    pub root: DocRoot,
+    pub certs: tempfile::TempDir,
+}
+
+impl Https {
+    pub fn start(extra_args: &[&str]) -> Https {
+        let root = DocRoot::new();
+        root.file("index.html", "<h1>hello over TLS</h1>\n");
+        root.file("a.txt", "alpha\n");
+        let ca = Ca::new("test CA");
+        let certs = tempfile::tempdir().unwrap();
+        let (cert, key) = ca.leaf().write(certs.path());
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let mut args = vec!["--tls-cert", cert, "--tls-key", key];
+        args.extend_from_slice(extra_args);
+        let server = Server::start(root.path(), &args);
+        Https {
+            server,
+            ca,
+            root,
+            certs,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect_tls(
+            self.server.addr(),
+            self.ca.client(&["http/1.1"]),
+            "localhost",
+        )
     }
 }
 
