@@ -62,6 +62,9 @@ pub struct Config {
     /// it again (root, `CAP_SYS_NICE` or `RLIMIT_NICE`); `0` leaves the
     /// thread alone.
     pub acceptor_nice: u8,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from
+    /// a load balancer, whose client address the access log shows.
+    pub proxy_protocol: bool,
     /// Speak HTTPS with this certificate and key; plain HTTP when `None`.
     pub tls: Option<TlsSource>,
 }
@@ -86,6 +89,7 @@ impl Config {
             cache_control: None,
             precompressed: false,
             acceptor_nice: 10,
+            proxy_protocol: false,
             tls: None,
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
@@ -18,6 +18,7 @@ use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
 use crate::http::{self, Body, Clock, Head, Method, Payload, Reply, Request, Status, Version};
 use crate::pool::LoadGuard;
+use crate::proxy;
 use crate::transport::{self, Transport, Wrote};
 
 /// Size of a connection's read buffer: exactly the largest header section
@@ -63,6 +64,9 @@ struct Turn {
 
 /// Where a connection stands between two readiness events.
 enum State {
+    /// `--proxy-protocol`: waiting for the balancer's PROXY header, which
+    /// comes before anything else, under the header deadline.
+    Proxy { since: Instant },
     /// Waiting for a request; nothing of it has arrived yet. A new
     /// connection starts here too (with the header deadline).
     Idle { since: Instant },
@@ -121,12 +125,23 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(transport: Transport, peer: SocketAddr, accepted: Instant, load: LoadGuard) -> Conn {
+    /// A new connection; with `proxy`, it must start with a PROXY header.
+    pub fn new(
+        transport: Transport,
+        peer: SocketAddr,
+        accepted: Instant,
+        proxy: bool,
+        load: LoadGuard,
+    ) -> Conn {
         let nodelay = transport.has_nodelay();
         Conn {
             transport,
             peer,
-            state: State::Idle { since: accepted },
+            state: if proxy {
+                State::Proxy { since: accepted }
+            } else {
+                State::Idle { since: accepted }
+            },
             input: None,
             discard: 0,
             may_read: true,
@@ -146,7 +161,7 @@ impl Conn {
     /// shutdown). One in the middle of a TLS handshake is about to send a
     /// request, like one that sent part of it.
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Idle { .. })
+        matches!(self.state, State::Idle { .. } | State::Proxy { .. })
             && self.input.is_none()
             && !self.transport.is_handshaking()
     }
@@ -154,6 +169,7 @@ impl Conn {
     /// What the connection waits for now, and until when.
     pub fn deadline(&self, config: &Config) -> (Wait, Instant) {
         match &self.state {
+            State::Proxy { since } => (Wait::Header, *since + config.header_timeout),
             State::Idle { since } if self.served == 0 => {
                 (Wait::Header, *since + config.header_timeout)
             }
@@ -191,6 +207,7 @@ impl Conn {
                 State::Writing(_) => self.write_step(&mut turn, ctx),
                 State::Idle { .. } | State::Reading { .. } => self.read_step(&mut turn, ctx),
                 State::Ending { .. } => self.end_step(ctx),
+                State::Proxy { .. } => self.proxy_step(ctx),
                 State::Closing { .. } => self.linger_step(),
             };
             if let Some(next) = step {
@@ -291,6 +308,57 @@ impl Conn {
         }
     }
 
+    /// Takes the PROXY header off the socket once it is all there (looked
+    /// at with `MSG_PEEK`, so nothing after it is read before its time:
+    /// it may be a TLS handshake), and from then on logs the client it
+    /// names. Anything that is not a valid header closes the connection.
+    fn proxy_step(&mut self, ctx: &Ctx) -> Option<Next> {
+        let State::Proxy { since } = self.state else {
+            unreachable!("proxy_step outside Proxy");
+        };
+        let mut buf = [0u8; proxy::MAX_HEADER];
+        let socket = self.transport.socket();
+        let seen = match socket.peek(&mut buf) {
+            Ok(0) => return Some(Next::Close),
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                return Some(if ctx.draining {
+                    Next::Close
+                } else {
+                    Next::Wait
+                });
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => return None,
+            Err(_) => return Some(Next::Close),
+        };
+        let header = match proxy::parse(&buf[..seen]) {
+            Ok(Some(header)) => header,
+            // The rest comes later; the edge-triggered poll says when.
+            Ok(None) if !self.peer_closed && !ctx.draining => return Some(Next::Wait),
+            Ok(None) => return Some(Next::Close),
+            Err(err) => {
+                log::debug!("{}: {}", self.peer, err.0);
+                return Some(Next::Close);
+            }
+        };
+        // The header's bytes are all in the socket: this read takes them.
+        let mut taken = 0;
+        while taken < header.len {
+            match socket.read(&mut buf[taken..header.len]) {
+                Ok(0) => return Some(Next::Close),
+                Ok(n) => taken += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Some(Next::Close),
+            }
+        }
+        if let Some(client) = header.source {
+            self.peer = client;
+        }
+        // The request (or handshake) deadline still runs from the accept.
+        self.state = State::Idle { since };
+        None
+    }
+
     /// Our side is shut: reads and drops what the client still sends until
     /// it closes too (or sends too much).
     fn linger_step(&mut self) -> Option<Next> {
@@ -330,6 +398,10 @@ impl Conn {
             }
             State::Ending { .. } => {
                 log::debug!("{}: write timeout while closing", self.peer);
+                Next::Close
+            }
+            State::Proxy { .. } => {
+                log::debug!("{}: no PROXY header in time", self.peer);
                 Next::Close
             }
             State::Idle { .. } | State::Closing { .. } => Next::Close,

@@ -30,6 +30,7 @@ mod fuzz;
 mod http;
 mod listener;
 mod pool;
+mod proxy;
 mod representation;
 mod server;
 mod tls;

@@ -99,6 +99,12 @@ struct Args {
     #[arg(long, value_name = "FORMAT", default_value = "common")]
     log_format: LogFormat,
 
+    /// Every connection starts with a PROXY protocol v1 or v2 header (from
+    /// HAProxy, nginx, a cloud load balancer); the access log shows the
+    /// client it names.
+    #[arg(long)]
+    proxy_protocol: bool,
+
     /// Write the server's PID to FILE at start-up; removed at exit.
     #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
@@ -132,6 +138,7 @@ impl Args {
         config.access_log = !self.quiet;
         config.access_log_file = self.access_log.clone();
         config.log_format = self.log_format;
+        config.proxy_protocol = self.proxy_protocol;
         config.tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsSource::Files {
                 cert: cert.clone(),

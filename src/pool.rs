@@ -433,7 +433,8 @@ impl Worker {
                     }
                 },
             };
-            let conn = Conn::new(transport, new.peer, new.accepted, new.load);
+            let proxy = self.config.proxy_protocol;
+            let conn = Conn::new(transport, new.peer, new.accepted, proxy, new.load);
             let key = self.conns.insert(conn);
             self.serve(key, now, |conn, ctx| conn.drive(true, ctx));
         }
