@@ -29,6 +29,7 @@ mod files;
 mod fuzz;
 mod http;
 mod listener;
+mod outgoing;
 mod pool;
 mod proxy;
 mod representation;
