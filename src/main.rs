@@ -200,8 +200,8 @@ fn main() -> ExitCode {
     }
     if let (true, Some(fingerprint)) = (args.tls_self_signed, server.tls_fingerprint()) {
         log::info!(
-            "TLS: a self-signed certificate for localhost, 127.0.0.1, ::1 and {}; SHA-256 fingerprint {fingerprint}",
-            args.bind
+            "TLS: a self-signed certificate for {}; SHA-256 fingerprint {fingerprint}",
+            server.tls_self_signed_names().join(", ")
         );
     }
     // Only now: a script that reads this line may signal us at once.

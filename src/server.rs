@@ -208,6 +208,14 @@ impl Server {
         self.tls.as_deref().map(Tls::fingerprint)
     }
 
+    /// The names the self-signed certificate was made for (`--tls-self-signed`).
+    pub fn tls_self_signed_names(&self) -> &[String] {
+        self.tls
+            .as_deref()
+            .map(Tls::self_signed_names)
+            .unwrap_or_default()
+    }
+
     /// A handle that reloads what can change without a restart (the TLS
     /// certificate and key).
     pub fn reload_handle(&self) -> ReloadHandle {

@@ -76,6 +76,8 @@ pub struct Tls {
     current: Arc<CurrentCert>,
     /// SHA-256 of the leaf certificate, as `AB:CD:…`.
     fingerprint: String,
+    /// The names a self-signed certificate was made for.
+    names: Vec<String>,
 }
 
 impl Tls {
@@ -84,8 +86,8 @@ impl Tls {
     /// ALPN `http/1.1`, resumption by tickets and by session ID.
     pub fn new(source: TlsSource, bind: IpAddr) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let key = match &source {
-            TlsSource::Files { cert, key } => load_pair(cert, key, &provider)?,
+        let (key, names) = match &source {
+            TlsSource::Files { cert, key } => (load_pair(cert, key, &provider)?, Vec::new()),
             TlsSource::SelfSigned => self_signed(bind, &provider)?,
         };
         let fingerprint = fingerprint(&key.cert[0]);
@@ -108,6 +110,7 @@ impl Tls {
             config: Arc::new(config),
             current,
             fingerprint,
+            names,
         })
     }
 
@@ -120,6 +123,11 @@ impl Tls {
     /// shows it.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The names a self-signed certificate was made for (none for files).
+    pub fn self_signed_names(&self) -> &[String] {
+        &self.names
     }
 
     /// Reads the certificate and key again from their files. New handshakes
@@ -192,7 +200,10 @@ fn pem_error(err: pem::Error) -> String {
 
 /// An ECDSA P-256 certificate for local development, for the names a
 /// browser on this machine would use.
-fn self_signed(bind: IpAddr, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+fn self_signed(
+    bind: IpAddr,
+    provider: &CryptoProvider,
+) -> Result<(CertifiedKey, Vec<String>), TlsError> {
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -202,9 +213,11 @@ fn self_signed(bind: IpAddr, provider: &CryptoProvider) -> Result<CertifiedKey, 
     if !names.contains(&bind) && bind != "0.0.0.0" && bind != "::" {
         names.push(bind);
     }
-    let made = rcgen::generate_simple_self_signed(names).map_err(TlsError::other)?;
+    let made = rcgen::generate_simple_self_signed(names.clone()).map_err(TlsError::other)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
-    CertifiedKey::from_der(vec![made.cert.der().clone()], key, provider).map_err(TlsError::other)
+    let key = CertifiedKey::from_der(vec![made.cert.der().clone()], key, provider)
+        .map_err(TlsError::other)?;
+    Ok((key, names))
 }
 
 /// `AB:CD:…`: the SHA-256 of a DER certificate.
