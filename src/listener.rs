@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::server::Error;
 
@@ -19,17 +20,18 @@ const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 const LISTEN_FDS_START: RawFd = 3;
 
 /// The listening socket, non-blocking, with the options every connection
-/// inherits. Inherited when `LISTEN_PID` names this process and
-/// `LISTEN_FDS` is 1 (then `addr` is not used); bound to `addr` otherwise.
-pub fn open(addr: SocketAddr) -> Result<TcpListener, Error> {
-    let listener = match inherited()? {
-        Some(listener) => listener,
-        None => bind(addr)?,
+/// inherits, and whether it was inherited. Inherited when `LISTEN_PID`
+/// names this process and `LISTEN_FDS` is 1 (then `addr` is not used);
+/// bound to `addr` otherwise.
+pub fn open(addr: SocketAddr) -> Result<(TcpListener, bool), Error> {
+    let (listener, inherited) = match inherited()? {
+        Some(listener) => (listener, true),
+        None => (bind(addr)?, false),
     };
     listener.set_nonblocking(true).map_err(Error::Io)?;
     defer_accept(&listener);
     notsent_lowat(&listener);
-    Ok(listener)
+    Ok((listener, inherited))
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
@@ -55,12 +57,19 @@ fn inherited() -> Result<Option<TcpListener>, Error> {
         return Ok(None);
     };
     match count.parse::<u32>() {
+        Ok(0) => return Ok(None),
         Ok(1) => {}
         _ => {
             return Err(Error::Inherited(format!(
                 "LISTEN_FDS={count}: expected 1 (this server listens on one socket)"
             )));
         }
+    }
+    // Descriptor 3 is taken once per process: a second `Server::bind` (the
+    // library's users may call it) binds instead of wrapping it again.
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(None);
     }
     let fd = LISTEN_FDS_START;
     let is = |level, option, expected: &[libc::c_int]| {
@@ -93,8 +102,9 @@ fn inherited() -> Result<Option<TcpListener>, Error> {
         )));
     }
     // SAFETY: descriptor 3 is open and a listening TCP socket (checked
-    // above), and was handed to this process (LISTEN_PID) for it to own:
-    // nothing else in the process uses or closes it.
+    // above), and was handed to this process (LISTEN_PID) for it to own;
+    // it is wrapped once per process (TAKEN), so nothing else in the
+    // process uses or closes it.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
     // Not passed on to programs we might start (systemd leaves it open
     // across exec on purpose; the exec is done).

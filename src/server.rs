@@ -1,10 +1,11 @@
 //! Bind, the acceptor loop (accept, place on a worker), and shutdown.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::marker::PhantomData;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
 use std::os::unix::io::{AsRawFd, FromRawFd};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +55,13 @@ struct ShutdownInner {
     requested: AtomicBool,
     /// Shared with the acceptor, which waits in `poll` on it.
     listener: TcpListener,
+    /// The listener came from systemd (or another process) and is shared
+    /// with it: it must stay a listening socket after we stop.
+    inherited: bool,
+    /// A byte written here wakes the acceptor from its `poll` (it waits on
+    /// `wake_rx` too).
+    wake_tx: UnixStream,
+    wake_rx: UnixStream,
 }
 
 impl ShutdownHandle {
@@ -61,10 +69,18 @@ impl ShutdownHandle {
     /// flight finish, then makes [`Server::run`] return.
     pub fn shutdown(&self) {
         self.inner.requested.store(true, Ordering::SeqCst);
-        // Shutting down a listening socket closes it for new connections
-        // (they are refused from here on), wakes a `poll` on it, and makes
-        // `accept` fail with EINVAL. The descriptor stays open (and ours) as
-        // long as this handle lives, so this never hits another socket.
+        // A full pipe already holds a wake-up: nothing to add.
+        let _ = (&self.inner.wake_tx).write(&[1]);
+        if self.inner.inherited {
+            // The socket is systemd's too: connections that queue on it
+            // from now on wait for the next process. Shutting it down
+            // would turn it into a closed socket for systemd as well.
+            return;
+        }
+        // Shutting down our own listening socket closes it for new
+        // connections (they are refused from here on) and makes `accept`
+        // fail with EINVAL. The descriptor stays open (and ours) as long as
+        // this handle lives, so this never hits another socket.
         // SAFETY: the descriptor belongs to `self.inner.listener`, which is
         // alive for the whole call.
         unsafe { libc::shutdown(self.inner.listener.as_raw_fd(), libc::SHUT_RD) };
@@ -174,12 +190,17 @@ impl Server {
             )),
             false => None,
         };
-        let listener = listener::open(config.addr())?;
+        let (listener, inherited) = listener::open(config.addr())?;
         let local_addr = listener.local_addr().map_err(Error::Io)?;
+        let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Io)?;
+        wake_tx.set_nonblocking(true).map_err(Error::Io)?;
         let shutdown = ShutdownHandle {
             inner: Arc::new(ShutdownInner {
                 requested: AtomicBool::new(false),
                 listener,
+                inherited,
+                wake_tx,
+                wake_rx,
             }),
         };
         Ok(Server {
@@ -305,6 +326,7 @@ impl Acceptor<'_> {
     fn run(&mut self) {
         let _nicer = NicerThread::enter(self.nice);
         let listener = &self.shutdown.inner.listener;
+        let wake = &self.shutdown.inner.wake_rx;
         while !self.shutdown.requested() {
             if self.placed >= BATCH {
                 self.wake_workers();
@@ -325,7 +347,7 @@ impl Acceptor<'_> {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     // Everything queued is placed: let the workers at it.
                     self.wake_workers();
-                    if let Err(err) = wait_readable(listener) {
+                    if let Err(err) = wait_readable(listener, wake) {
                         // Never seen; if poll kept failing, don't spin.
                         log::debug!("poll on the listener: {err}");
                         self.pause(BACKOFF);
@@ -485,15 +507,15 @@ fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
 }
 
 /// Sleeps until the listener has a connection to accept, or is shut down.
-fn wait_readable(listener: &TcpListener) -> io::Result<()> {
-    let mut pollfd = libc::pollfd {
-        fd: listener.as_raw_fd(),
+fn wait_readable(listener: &TcpListener, wake: &UnixStream) -> io::Result<()> {
+    let mut pollfds = [listener.as_raw_fd(), wake.as_raw_fd()].map(|fd| libc::pollfd {
+        fd,
         events: libc::POLLIN,
         revents: 0,
-    };
-    // SAFETY: `pollfd` is one valid, writable pollfd for the listener's
-    // descriptor, open for the whole call.
-    if unsafe { libc::poll(&mut pollfd, 1, -1) } < 0 {
+    });
+    // SAFETY: `pollfds` is two valid, writable pollfds for descriptors open
+    // for the whole call (the listener's and the wake-up socket's).
+    if unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) } < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);

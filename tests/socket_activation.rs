@@ -21,11 +21,17 @@ fn activated(fd: RawFd, listen_fds: &str, pid: &str, root: &DocRoot) -> Command 
         ))
         .args([BIN, "--workers", "2", "--port", "0"])
         .arg(root.path());
-    // SAFETY: between fork and exec only dup2(2), which is
+    // SAFETY: between fork and exec only dup2(2) and fcntl(2), which are
     // async-signal-safe; `fd` stays open in the parent for the whole spawn.
     unsafe {
         command.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            // dup2 onto itself keeps close-on-exec set: clear it instead.
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -63,6 +69,24 @@ fn serves_the_inherited_socket_and_what_queued_on_it_before() {
         server.stderr_lines()
     );
     server.assert_exits_0_on_sigint("on an inherited socket");
+}
+
+#[test]
+fn a_graceful_stop_leaves_the_socket_listening_for_the_next_process() {
+    let root = site();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut first = Server::start_command(activated(listener.as_raw_fd(), "1", "$$", &root));
+    assert_eq!(first.get("/a.txt").status, 200);
+    first.assert_exits_0_on_sigint("on an inherited socket");
+
+    // As systemd between two runs of the service: the socket still
+    // listens, and a client that comes now waits in its queue.
+    let mut between = Client::connect(addr);
+    between.send(get_request("/a.txt").as_bytes());
+    let second = Server::start_command(activated(listener.as_raw_fd(), "1", "$$", &root));
+    assert_eq!(between.read_response().body_text(), "alpha\n");
+    assert_eq!(second.get("/a.txt").status, 200);
 }
 
 #[test]
