@@ -1,5 +1,6 @@
 //! The command line: flags → `Config`, logging, signals, exit codes.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,6 +178,16 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let workers = config.workers;
+    // From here on SIGINT, SIGTERM and SIGHUP no longer kill the process:
+    // one that comes while the server starts waits for the handler thread
+    // (a `systemctl reload` or a logrotate run right after the start).
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("error: cannot install the signal handlers: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(err) => {
@@ -184,20 +195,20 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    // Signals are handled from before the Serving line on, so one sent as
-    // soon as it appears is a graceful shutdown, not a kill.
-    let pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
+    // Signals are handled from before the PID file and the Serving line
+    // on, so one sent as soon as either appears is acted on, not a kill.
+    let handles = (server.shutdown_handle(), server.reload_handle());
+    if let Err(err) = handle_signals(signals, handles, args.pid_file.clone()) {
+        eprintln!("error: cannot start the signal thread: {err}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    let _pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
         Ok(pid_file) => pid_file,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let pid_path = pid_file.as_ref().map(|p| p.path.clone());
-    if let Err(err) = handle_signals(server.shutdown_handle(), server.reload_handle(), pid_path) {
-        eprintln!("error: cannot install the signal handlers: {err}");
-        return ExitCode::from(EXIT_FAILURE);
-    }
     if let (true, Some(fingerprint)) = (args.tls_self_signed, server.tls_fingerprint()) {
         log::info!(
             "TLS: a self-signed certificate for {}; SHA-256 fingerprint {fingerprint}",
@@ -236,9 +247,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--pid-file`: the PID and a newline, written whole (a temporary file
-/// renamed into place, so a reader never sees half of it); removed when
-/// dropped, at exit.
+/// `--pid-file`: the PID and a newline, written whole (a new temporary
+/// file, never one that was there, renamed into place, so a reader never
+/// sees half of it); removed when dropped, at exit, if it still names us.
 struct PidFile {
     path: PathBuf,
 }
@@ -247,13 +258,16 @@ impl PidFile {
     fn write(path: &Path) -> Result<PidFile, String> {
         let fail =
             |err: std::io::Error| format!("cannot write the PID file '{}': {err}", path.display());
+        let pid = std::process::id();
         let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, format!("{}\n", std::process::id())).map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(|err| {
+        tmp.push(format!(".{pid}.tmp"));
+        // create_new: never follow a link or truncate a file someone put there.
+        let written = std::fs::File::create_new(&tmp)
+            .and_then(|mut file| file.write_all(format!("{pid}\n").as_bytes()));
+        if let Err(err) = written.and_then(|()| std::fs::rename(&tmp, path)) {
             let _ = std::fs::remove_file(&tmp);
-            fail(err)
-        })?;
+            return Err(fail(err));
+        }
         Ok(PidFile {
             path: path.to_owned(),
         })
@@ -262,7 +276,16 @@ impl PidFile {
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        remove_pid_file(&self.path);
+    }
+}
+
+/// Removes the PID file if it names this process (a newer process may
+/// have written its own there since).
+fn remove_pid_file(path: &Path) {
+    let ours = format!("{}\n", std::process::id());
+    if std::fs::read_to_string(path).is_ok_and(|content| content == ours) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -286,11 +309,10 @@ fn parse_header_value(value: &str) -> Result<String, String> {
 /// once. SIGHUP: reload the TLS certificate and key. Handled on a thread of
 /// their own, outside any signal handler.
 fn handle_signals(
-    shutdown: ShutdownHandle,
-    reload: ReloadHandle,
+    mut signals: Signals,
+    (shutdown, reload): (ShutdownHandle, ReloadHandle),
     pid_file: Option<PathBuf>,
 ) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -313,7 +335,7 @@ fn handle_signals(
                         log::warn!("second signal: exiting now");
                         // `exit` runs no destructors: the PID file goes here.
                         if let Some(path) = &pid_file {
-                            let _ = std::fs::remove_file(path);
+                            remove_pid_file(path);
                         }
                         std::process::exit(EXIT_INTERRUPTED);
                     }

@@ -71,3 +71,15 @@ fn an_unwritable_pid_file_is_one_line_and_exit_1() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_pid_file_that_names_another_process_by_then_is_left_alone() {
+    let root = DocRoot::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let mut server = Server::start(root.path(), &["--pid-file", pid_file.to_str().unwrap()]);
+    // As a newer process (an upgrade) would have written it.
+    fs::write(&pid_file, "999999\n").unwrap();
+    server.assert_exits_0_on_sigint("after its PID file was rewritten");
+    assert_eq!(fs::read_to_string(&pid_file).unwrap(), "999999\n");
+}
