@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::http::Request;
@@ -80,17 +81,19 @@ impl Logged {
     /// header positions point).
     pub fn parsed(request: &Request, head: &[u8], format: LogFormat) -> Logged {
         let version = request.version.as_str();
-        // The target may hold quotes; escape it like any other.
+        // The target may hold quotes; escape it like any other. It is
+        // logged whole (the parser bounds it at 8 KiB): a cut could hide
+        // the end of a path.
         let (method, target) = (
             sanitize(request.method_name.as_bytes()),
-            sanitize(request.target.as_bytes()),
+            sanitize_up_to(request.target.as_bytes(), usize::MAX),
         );
         let header = |range: &Option<std::ops::Range<usize>>| {
             range
                 .clone()
                 .filter(|_| format.wants_agent())
                 .and_then(|range| head.get(range))
-                .map(sanitize)
+                .map(|value| sanitize_up_to(value, MAX_HEADER_LOGGED))
         };
         Logged {
             started: Instant::now(),
@@ -126,6 +129,9 @@ pub struct AccessLog {
     format: LogFormat,
     path: Option<PathBuf>,
     file: Mutex<Option<File>>,
+    /// Writes are failing (a full disk, say): said once when it starts,
+    /// and once when it stops, not once per line.
+    failing: AtomicBool,
 }
 
 impl AccessLog {
@@ -136,6 +142,7 @@ impl AccessLog {
             format,
             path: path.map(Path::to_owned),
             file: Mutex::new(file),
+            failing: AtomicBool::new(false),
         })
     }
 
@@ -155,8 +162,9 @@ impl AccessLog {
         Ok(Some(path))
     }
 
-    /// Writes one line. A failed write is reported once per failure, at
-    /// debug level: a full disk must not take the server down.
+    /// Writes one line. Failed writes are reported when they start and when
+    /// they stop (a warning, then a note), never per line: a full disk must
+    /// neither take the server down nor flood its diagnostics.
     pub fn write(&self, entry: &Entry) {
         thread_local! {
             // Each worker formats its lines in one buffer, kept.
@@ -171,8 +179,14 @@ impl AccessLog {
                 Some(file) => file.write_all(line.as_bytes()),
                 None => io::stdout().lock().write_all(line.as_bytes()),
             };
-            if let Err(err) = written {
-                log::debug!("access log: {err}");
+            match written {
+                Err(err) if !self.failing.swap(true, Ordering::Relaxed) => {
+                    log::warn!("cannot write the access log: {err}; lines are lost until it works");
+                }
+                Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
+                    log::info!("writing the access log again");
+                }
+                _ => {}
             }
         });
     }
@@ -268,7 +282,12 @@ fn json_string(sanitized: &str, line: &mut String) {
         match c {
             '"' => line.push_str("\\\""),
             '\\' => line.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            // Control characters, and the line breaks of Unicode that tools
+            // splitting lines might take for the end of one.
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') =>
+            {
                 let _ = write!(line, "\\u{:04x}", c as u32);
             }
             c => line.push(c),
@@ -309,13 +328,22 @@ fn unsanitize(s: &str) -> Vec<u8> {
 /// what the client sent, cut short, with quotes, backslashes and control
 /// bytes escaped.
 pub fn sanitize(raw: &[u8]) -> String {
-    const MAX: usize = 200;
+    sanitize_up_to(raw, MAX_LINE_LOGGED)
+}
+
+/// Bytes of a request line that did not parse, or a method, that are logged.
+const MAX_LINE_LOGGED: usize = 200;
+/// Bytes of a `Referer` or `User-Agent` value that are logged.
+const MAX_HEADER_LOGGED: usize = 1024;
+
+/// [`sanitize`] with a bound of `max` bytes of what was sent.
+fn sanitize_up_to(raw: &[u8], max: usize) -> String {
     let line = raw
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or(raw);
-    let mut out = String::with_capacity(line.len().min(MAX));
-    for &b in line.iter().take(MAX) {
+    let mut out = String::with_capacity(line.len().min(max));
+    for &b in line.iter().take(max) {
         match b {
             b'"' => out.push_str("\\\""),
             b'\\' => out.push_str("\\\\"),
@@ -342,11 +370,12 @@ mod tests {
 
     #[test]
     fn json_strings_undo_the_log_escapes_and_escape_for_json() {
-        let cases: [(&[u8], &str); 4] = [
+        let cases: [(&[u8], &str); 5] = [
             (b"plain", "\"plain\""),
             (b"a\"b\\c", "\"a\\\"b\\\\c\""),
             (b"tab\there\x01", "\"tab\\u0009here\\u0001\""),
             (b"\xc3\xa9 \xff", "\"\u{e9} \u{fffd}\""),
+            ("a\u{2028}b\u{85}".as_bytes(), "\"a\\u2028b\\u0085\""),
         ];
         for (raw, expected) in cases {
             let mut line = String::new();

@@ -61,12 +61,18 @@ fn parse_v1(buf: &[u8]) -> Result<Option<Header>, Invalid> {
     let line = line
         .strip_suffix(b"\r")
         .ok_or(Invalid("PROXY v1 header not ended by CRLF"))?;
+    // After UNKNOWN the rest of the line is to be ignored, whatever it is
+    // (the spec).
+    if line.starts_with(b"PROXY UNKNOWN") && matches!(line.get(13), None | Some(b' ')) {
+        return Ok(Some(Header {
+            len: end + 1,
+            source: None,
+        }));
+    }
     let line = std::str::from_utf8(line).map_err(|_| Invalid("PROXY v1 header not ASCII"))?;
     let mut fields = line.split(' ');
     let _proxy = fields.next();
     let source = match fields.next() {
-        // The rest of the line is to be ignored (the spec).
-        Some("UNKNOWN") => None,
         Some(family @ ("TCP4" | "TCP6")) => {
             let (Some(src), Some(dst), Some(sport), Some(dport), None) = (
                 fields.next(),
@@ -124,20 +130,25 @@ fn parse_v2(buf: &[u8]) -> Result<Option<Header>, Invalid> {
     let Some(body) = buf.get(16..len) else {
         return Ok(None);
     };
-    // The addresses' length for each address family and TCP (STREAM).
+    // LOCAL: the balancer's own connection (a health check): the whole
+    // address block is to be ignored, family included (the spec).
+    if local {
+        return Ok(Some(Header { len, source: None }));
+    }
+    // The addresses' length for each address family (STREAM or DGRAM).
     let addresses = match family {
-        0x11 => 12,
-        0x21 => 36,
+        0x11 | 0x12 => 12,
+        0x21 | 0x22 => 36,
+        0x31 | 0x32 => 216,
         _ => 0,
     };
     if body.len() < addresses {
         return Err(Invalid("PROXY v2 header shorter than its addresses"));
     }
     check_tlvs(&body[addresses..])?;
-    // LOCAL: the balancer's own connection (a health check): its addresses
-    // are the real ones. An unknown or non-IP family: the same (the spec).
+    // An unspecified or non-IP family: the connection's own addresses (the
+    // spec).
     let source = match family {
-        _ if local => None,
         0x11 => {
             let ip: [u8; 4] = body[0..4].try_into().expect("4 bytes");
             Some(SocketAddr::new(
@@ -206,6 +217,7 @@ mod tests {
         );
         ok(b"PROXY UNKNOWN whatever follows\r\n", None);
         ok(b"PROXY UNKNOWN\r\n", None);
+        ok(b"PROXY UNKNOWN \xff\xfe anything\r\n", None);
         let bad: [&[u8]; 9] = [
             b"GET / HTTP/1.1\r\n",
             b"PROXY TCP4 192.0.2.1 192.0.2.2 56324\r\n",
@@ -251,6 +263,16 @@ mod tests {
         // LOCAL (a health check) and UNSPEC: the connection's own addresses.
         assert_eq!(parse(&v2(0, 0x11, &tcp4)).unwrap().unwrap().source, None);
         assert_eq!(parse(&v2(1, 0x00, &[])).unwrap().unwrap().source, None);
+        // LOCAL ignores the block whatever its family; AF_UNIX paths (216
+        // bytes) are no address to log.
+        assert_eq!(
+            parse(&v2(0, 0x12, &tcp4[..12])).unwrap().unwrap().source,
+            None
+        );
+        assert_eq!(
+            parse(&v2(1, 0x31, &[b'/'; 216])).unwrap().unwrap().source,
+            None
+        );
 
         let bad = [
             v2(2, 0x11, &tcp4),                                  // unknown command

@@ -183,3 +183,42 @@ fn bad_log_flags_are_one_line_and_the_right_exit_code() {
         assert!(lines[0].contains(says), "{args:?}: {lines:?}");
     }
 }
+
+#[test]
+fn a_log_that_cannot_be_written_is_reported_once_and_serving_goes_on() {
+    let root = site();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let server = Server::start(root.path(), &["--access-log", "/dev/full"]);
+    for _ in 0..3 {
+        assert_eq!(server.get("/a.txt").status, 200);
+    }
+    let warned = |server: &Server| {
+        server
+            .stderr_lines()
+            .iter()
+            .filter(|l| l.contains("cannot write the access log"))
+            .count()
+    };
+    assert!(
+        poll_until(LOG_WAIT, || warned(&server) >= 1),
+        "{:?}",
+        server.stderr_lines()
+    );
+    assert_eq!(server.get("/a.txt").status, 200);
+    assert_eq!(warned(&server), 1, "{:?}", server.stderr_lines());
+}
+
+#[test]
+fn a_long_target_is_logged_whole() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let server = Server::start(root.path(), &["--access-log", log.to_str().unwrap()]);
+    let target = format!("/{}/../a.txt", "d".repeat(300));
+    assert_eq!(fetch(&server, "GET", &target, &[]).status, 200);
+    let lines = wait_lines(&log, 1);
+    assert!(
+        lines[0].contains(&format!("\"GET {target} HTTP/1.1\"")),
+        "{lines:?}"
+    );
+}
