@@ -38,6 +38,6 @@ mod tls;
 mod transport;
 
 pub use crate::access_log::LogFormat;
-pub use crate::config::{Config, ConfigError, MAX_WORKERS};
+pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};
