@@ -67,13 +67,22 @@ pub struct Entry<'a> {
 pub struct Logged {
     /// When the request's head was complete.
     pub started: Instant,
-    /// `GET /a.txt HTTP/1.1`, or the first line of what a client sent
-    /// that did not parse.
-    pub line: String,
-    /// Method, target and protocol, when the request parsed.
-    pub parts: Option<(String, String, &'static str)>,
+    pub request: RequestLine,
     pub referer: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// The request as the log shows it.
+#[derive(Debug)]
+pub enum RequestLine {
+    /// Method, target and protocol of a request that parsed.
+    Parsed {
+        method: String,
+        target: String,
+        protocol: &'static str,
+    },
+    /// The first line of what a client sent that did not parse.
+    Unparsed(String),
 }
 
 impl Logged {
@@ -97,10 +106,13 @@ impl Logged {
         };
         Logged {
             started: Instant::now(),
-            line: format!("{method} {target} {version}"),
+            request: RequestLine::Parsed {
+                method,
+                target,
+                protocol: version,
+            },
             referer: header(&request.referer),
             user_agent: header(&request.user_agent),
-            parts: Some((method, target, version)),
         }
     }
 
@@ -109,17 +121,10 @@ impl Logged {
     pub fn unparsed(line: String) -> Logged {
         Logged {
             started: Instant::now(),
-            line,
-            parts: None,
+            request: RequestLine::Unparsed(line),
             referer: None,
             user_agent: None,
         }
-    }
-}
-
-impl Default for Logged {
-    fn default() -> Logged {
-        Logged::unparsed(String::new())
     }
 }
 
@@ -215,11 +220,18 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 /// A body of zero bytes is logged as `-`, as Apache's `%b` does.
 fn common(entry: &Entry, line: &mut String) {
-    let _ = write!(
-        line,
-        "{} - - [{}] \"{}\" {} ",
-        entry.peer, entry.clf_date, entry.request.line, entry.status
-    );
+    let _ = write!(line, "{} - - [{}] \"", entry.peer, entry.clf_date);
+    match &entry.request.request {
+        RequestLine::Parsed {
+            method,
+            target,
+            protocol,
+        } => {
+            let _ = write!(line, "{method} {target} {protocol}");
+        }
+        RequestLine::Unparsed(raw) => line.push_str(raw),
+    }
+    let _ = write!(line, "\" {} ", entry.status);
     if entry.body_bytes == 0 {
         line.push('-');
     } else {
@@ -238,17 +250,21 @@ fn json(entry: &Entry, line: &mut String) {
         "{{\"time\":\"{}\",\"client\":\"{}\",",
         entry.iso_date, entry.peer
     );
-    match &request.parts {
-        Some((method, target, protocol)) => {
+    match &request.request {
+        RequestLine::Parsed {
+            method,
+            target,
+            protocol,
+        } => {
             line.push_str("\"method\":");
             json_string(method, line);
             line.push_str(",\"target\":");
             json_string(target, line);
             let _ = write!(line, ",\"protocol\":\"{protocol}\",");
         }
-        None => {
+        RequestLine::Unparsed(raw) => {
             line.push_str("\"method\":null,\"target\":null,\"protocol\":null,\"request\":");
-            json_string(&request.line, line);
+            json_string(raw, line);
             line.push(',');
         }
     }
@@ -388,8 +404,11 @@ mod tests {
     fn formats() {
         let request = Logged {
             started: Instant::now(),
-            line: "GET /a HTTP/1.1".into(),
-            parts: Some(("GET".into(), "/a".into(), "HTTP/1.1")),
+            request: RequestLine::Parsed {
+                method: "GET".into(),
+                target: "/a".into(),
+                protocol: "HTTP/1.1",
+            },
             referer: Some("http://x/".into()),
             user_agent: None,
         };

@@ -529,7 +529,7 @@ impl Conn {
             head_only: request.method == Method::Head,
             close,
             announce_keep_alive: request.version == Version::Http10 && !close,
-            request: logged.unwrap_or_default(),
+            request: logged,
         };
         self.queue(reply, framing, ctx);
     }

@@ -30,7 +30,8 @@ pub struct Framing {
     /// `Connection: keep-alive` (HTTP/1.0 clients need to be told).
     pub announce_keep_alive: bool,
     /// For the access log.
-    pub request: Logged,
+    /// For the access log; `None` when there is none.
+    pub request: Option<Logged>,
 }
 
 impl Framing {
@@ -41,7 +42,7 @@ impl Framing {
             head_only: false,
             close: true,
             announce_keep_alive: false,
-            request,
+            request: Some(request),
         }
     }
 }
@@ -60,7 +61,7 @@ pub struct Outgoing {
     /// When the last byte went out (the write deadline runs from here).
     pub progress: Instant,
     status: Status,
-    request: Logged,
+    request: Option<Logged>,
     /// Bytes sent so far, head included.
     sent: u64,
     body_sent: u64,
@@ -284,15 +285,15 @@ impl Outgoing {
     /// The access-log line for this response, with the body bytes sent so
     /// far (all of them, unless the connection failed or timed out).
     pub fn log_done(&self, peer: SocketAddr, ctx: &Ctx) {
-        if let Some(log) = ctx.access_log {
+        if let (Some(log), Some(request)) = (ctx.access_log, &self.request) {
             log.write(&Entry {
                 peer: peer.ip(),
                 clf_date: ctx.clock.clf_date(),
                 iso_date: ctx.clock.iso_date(),
-                request: &self.request,
+                request,
                 status: self.status.code(),
                 body_bytes: self.body_sent,
-                duration: self.request.started.elapsed(),
+                duration: request.started.elapsed(),
             });
         }
     }

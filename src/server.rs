@@ -238,7 +238,7 @@ impl Server {
     }
 
     /// A handle that reloads what can change without a restart (the TLS
-    /// certificate and key).
+    /// certificate and key, the access-log file).
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle {
             tls: self.tls.clone(),

@@ -55,8 +55,6 @@ pub struct TlsStream {
     sock: TcpStream,
     tls: ServerConnection,
     mode: Mode,
-    /// Bytes of a handshake have arrived (the client is not just idle).
-    started: bool,
     /// Our `close_notify` is queued.
     closed: bool,
     /// The client's stream ended (`close_notify`, or the socket closed).
@@ -114,7 +112,6 @@ impl Transport {
             sock,
             tls: ServerConnection::new(config.clone())?,
             mode: Mode::Detect,
-            started: false,
             closed: false,
             ended: false,
             progress: false,
@@ -158,7 +155,9 @@ impl Transport {
     pub fn is_handshaking(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(tls) => tls.started && tls.mode == Mode::Tls && tls.tls.is_handshaking(),
+            // `Mode::Tls` is set by the handshake's first byte, so the
+            // client has sent something.
+            Transport::Tls(tls) => tls.mode == Mode::Tls && tls.tls.is_handshaking(),
         }
     }
 
@@ -188,8 +187,10 @@ impl Transport {
     /// `more`: more follows at once, so the kernel may hold a short segment.
     pub fn write(&mut self, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
         match self {
-            Transport::Plain(sock) => send(sock, slices, more),
-            Transport::Tls(tls) if tls.mode == Mode::PlainHttp => send(&tls.sock, slices, more),
+            Transport::Plain(sock) => send::<2>(sock, slices, more),
+            Transport::Tls(tls) if tls.mode == Mode::PlainHttp => {
+                send::<2>(&tls.sock, slices, more)
+            }
             Transport::Tls(tls) => tls.write(slices),
         }
     }
@@ -314,10 +315,7 @@ impl TlsStream {
             };
             match self.tls.read_tls(&mut socket) {
                 Ok(0) => {} // the end: the reader says so, after the last records
-                Ok(n) => {
-                    self.started = true;
-                    taken += n;
-                }
+                Ok(n) => taken += n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock && filled > 0 => {
                     return Ok(filled);
                 }
@@ -427,7 +425,7 @@ impl Write for NoSigpipe<'_> {
         for (slice, buf) in slices.iter_mut().zip(bufs) {
             *slice = buf;
         }
-        match send(self.0, &slices[..count], false)? {
+        match send::<MAX_SLICES>(self.0, &slices[..count], false)? {
             Wrote::Bytes(n) | Wrote::Full(n) => Ok(n as usize),
             Wrote::Blocked => Err(io::ErrorKind::WouldBlock.into()),
         }
@@ -470,14 +468,14 @@ fn peek(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// One non-blocking `sendmsg` of up to [`MAX_SLICES`] slices (head and
-/// body, or TLS records), with `MSG_MORE` when more follows at once, so the
-/// kernel doesn't push a short segment yet.
-fn send(sock: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
+/// One non-blocking `sendmsg` of up to `N` slices (head and body: 2, or
+/// TLS records: [`MAX_SLICES`]), with `MSG_MORE` when more follows at once,
+/// so the kernel doesn't push a short segment yet.
+fn send<const N: usize>(sock: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
     let mut iov = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
-    }; MAX_SLICES];
+    }; N];
     let mut count = 0;
     for slice in slices.iter().filter(|s| !s.is_empty()).take(iov.len()) {
         iov[count] = libc::iovec {

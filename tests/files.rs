@@ -147,3 +147,24 @@ fn a_file_that_shrinks_mid_download_ends_the_connection() {
     assert_eq!(body.len() as u64, CUT, "body bytes before the close");
     assert!(body.iter().all(|&b| b == 7), "body bytes are the file's");
 }
+
+#[test]
+fn every_response_says_nosniff() {
+    let root = site();
+    let server = Server::start(root.path(), &["--quiet"]);
+    let etag = server.get("/a.txt").header("etag").unwrap().to_owned();
+    let responses = [
+        fetch(&server, "GET", "/a.txt", &[]),
+        fetch(&server, "GET", "/missing", &[]),
+        fetch(&server, "GET", "/a.txt", &[("If-None-Match", &etag)]),
+        fetch(&server, "POST", "/a.txt", &[("Content-Length", "0")]),
+        fetch(&server, "HEAD", "/", &[]),
+    ];
+    for resp in responses {
+        assert_eq!(
+            resp.header("x-content-type-options"),
+            Some("nosniff"),
+            "{resp:?}"
+        );
+    }
+}

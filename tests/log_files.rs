@@ -146,10 +146,7 @@ fn sighup_reopens_the_file_after_it_was_moved() {
     wait_lines(&rotated, 2);
     server.send_signal(libc::SIGHUP);
     assert!(
-        poll_until(LOG_WAIT, || server
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("reopened the access log"))),
+        server.wait_stderr(LOG_WAIT, "reopened the access log", 1),
         "{:?}",
         server.stderr_lines()
     );
@@ -192,20 +189,19 @@ fn a_log_that_cannot_be_written_is_reported_once_and_serving_goes_on() {
     for _ in 0..3 {
         assert_eq!(server.get("/a.txt").status, 200);
     }
-    let warned = |server: &Server| {
-        server
-            .stderr_lines()
-            .iter()
-            .filter(|l| l.contains("cannot write the access log"))
-            .count()
-    };
+    let warned = "cannot write the access log";
     assert!(
-        poll_until(LOG_WAIT, || warned(&server) >= 1),
+        server.wait_stderr(LOG_WAIT, warned, 1),
         "{:?}",
         server.stderr_lines()
     );
     assert_eq!(server.get("/a.txt").status, 200);
-    assert_eq!(warned(&server), 1, "{:?}", server.stderr_lines());
+    assert_eq!(
+        server.stderr_count(warned),
+        1,
+        "{:?}",
+        server.stderr_lines()
+    );
 }
 
 #[test]

@@ -38,10 +38,7 @@ fn is_removed_after_a_second_signal_too() {
     stalled.send(get_request("/big.bin").as_bytes());
     stalled.read_response_head().unwrap();
     server.send_signal(libc::SIGINT);
-    assert!(poll_until(IO_TIMEOUT, || server
-        .stderr_lines()
-        .iter()
-        .any(|l| l.contains("shutting down"))));
+    assert!(server.wait_stderr(IO_TIMEOUT, "shutting down", 1));
     server.send_signal(libc::SIGINT);
     let status = server
         .wait_exit(IO_TIMEOUT)

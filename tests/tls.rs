@@ -254,11 +254,9 @@ fn sighup_reloads_the_pair_and_open_connections_keep_going() {
     new.write(https.certs.path());
     https.server.send_signal(libc::SIGHUP);
     assert!(
-        poll_until(IO_TIMEOUT, || https
+        https
             .server
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("reloaded the TLS certificate"))),
+            .wait_stderr(IO_TIMEOUT, "reloaded the TLS certificate", 1),
         "no reload line: {:?}",
         https.server.stderr_lines()
     );
@@ -283,15 +281,9 @@ fn a_broken_reload_keeps_the_current_pair() {
     let other = https.ca.leaf();
     std::fs::write(https.certs.path().join("key.pem"), &other.key_pem).unwrap();
     https.server.send_signal(libc::SIGHUP);
-    let failed = |server: &Server| {
-        server
-            .stderr_lines()
-            .iter()
-            .filter(|l| l.contains("keeping the current one"))
-            .count()
-    };
+    let failed = "keeping the current one";
     assert!(
-        poll_until(IO_TIMEOUT, || failed(&https.server) == 1),
+        https.server.wait_stderr(IO_TIMEOUT, failed, 1),
         "{:?}",
         https.server.stderr_lines()
     );
@@ -299,7 +291,7 @@ fn a_broken_reload_keeps_the_current_pair() {
     std::fs::write(https.certs.path().join("cert.pem"), "not a certificate\n").unwrap();
     https.server.send_signal(libc::SIGHUP);
     assert!(
-        poll_until(IO_TIMEOUT, || failed(&https.server) == 2),
+        https.server.wait_stderr(IO_TIMEOUT, failed, 2),
         "{:?}",
         https.server.stderr_lines()
     );
@@ -494,10 +486,7 @@ fn sighup_without_tls_keeps_serving() {
     let mut server = Server::start(root.path(), &[]);
     server.send_signal(libc::SIGHUP);
     assert!(
-        poll_until(IO_TIMEOUT, || server
-            .stderr_lines()
-            .iter()
-            .any(|l| l.contains("nothing to reload"))),
+        server.wait_stderr(IO_TIMEOUT, "nothing to reload", 1),
         "{:?}",
         server.stderr_lines()
     );

@@ -360,6 +360,21 @@ impl Server {
         found
     }
 
+    /// How many stderr lines so far contain `needle`.
+    pub fn stderr_count(&self, needle: &str) -> usize {
+        self.stderr
+            .lines()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until `count` stderr lines contain `needle`; returns whether
+    /// that happened within `timeout`.
+    pub fn wait_stderr(&self, timeout: Duration, needle: &str, count: usize) -> bool {
+        poll_until(timeout, || self.stderr_count(needle) >= count)
+    }
+
     /// Waits until the child closed both stdout and stderr (it exited).
     pub fn wait_output_closed(&self, timeout: Duration) -> bool {
         poll_until(timeout, || self.stdout.is_done() && self.stderr.is_done())
