@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::http::Request;
 
@@ -65,8 +65,6 @@ pub struct Entry<'a> {
 /// field (see [`sanitize`]).
 #[derive(Debug)]
 pub struct Logged {
-    /// When the request's head was complete.
-    pub started: Instant,
     pub request: RequestLine,
     pub referer: Option<String>,
     pub user_agent: Option<String>,
@@ -105,7 +103,6 @@ impl Logged {
                 .map(|value| sanitize_up_to(value, MAX_HEADER_LOGGED))
         };
         Logged {
-            started: Instant::now(),
             request: RequestLine::Parsed {
                 method,
                 target,
@@ -120,7 +117,6 @@ impl Logged {
     /// of its first line, escaped.
     pub fn unparsed(line: String) -> Logged {
         Logged {
-            started: Instant::now(),
             request: RequestLine::Unparsed(line),
             referer: None,
             user_agent: None,
@@ -403,7 +399,6 @@ mod tests {
     #[test]
     fn formats() {
         let request = Logged {
-            started: Instant::now(),
             request: RequestLine::Parsed {
                 method: "GET".into(),
                 target: "/a".into(),

@@ -67,6 +67,14 @@ pub struct Config {
     pub proxy_protocol: bool,
     /// Speak HTTPS with this certificate and key; plain HTTP when `None`.
     pub tls: Option<TlsSource>,
+    /// The admin listener's address (`/health`, `/metrics`); none when
+    /// `None`, unless one is passed by `LISTEN_FDS`.
+    pub admin: Option<SocketAddr>,
+    /// How long [`ShutdownHandle::shutdown_after_health_delay`] reports 503
+    /// on `/health` while still serving, before it drains.
+    ///
+    /// [`ShutdownHandle::shutdown_after_health_delay`]: crate::ShutdownHandle::shutdown_after_health_delay
+    pub health_delay: Duration,
 }
 
 impl Config {
@@ -91,6 +99,8 @@ impl Config {
             acceptor_nice: 10,
             proxy_protocol: false,
             tls: None,
+            admin: None,
+            health_delay: Duration::ZERO,
         }
     }
 
@@ -127,6 +137,7 @@ impl Config {
             ("--keepalive-timeout", self.keepalive_timeout, 1),
             ("--write-timeout", self.write_timeout, 1),
             ("--shutdown-timeout", self.shutdown_timeout, 0),
+            ("--health-delay", self.health_delay, 0),
         ];
         for (flag, value, min) in timeouts {
             if value.as_secs() < min || value > Duration::from_secs(MAX_TIMEOUT_SECS) {
@@ -183,7 +194,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -193,6 +204,9 @@ mod tests {
             }),
             ("--shutdown-timeout", |c| {
                 c.shutdown_timeout = Duration::from_secs(MAX_TIMEOUT_SECS + 1)
+            }),
+            ("--health-delay", |c| {
+                c.health_delay = Duration::from_secs(MAX_TIMEOUT_SECS + 1)
             }),
         ];
         for (flag, change) in cases {

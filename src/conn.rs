@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 
 use crate::access_log::{self, AccessLog, Logged};
+use crate::admin;
 use crate::config::Config;
 use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
 use crate::http::{self, Body, Clock, Method, Reply, Request, Status, Version};
+use crate::metrics::{Board, MethodLabel, Metrics};
 use crate::outgoing;
 use crate::outgoing::{Framing, Outgoing, Sent};
 use crate::pool::LoadGuard;
@@ -81,14 +83,18 @@ pub struct Ctx<'a> {
     pub root: &'a Root,
     pub clock: &'a Clock,
     pub now: Instant,
-    /// The server is shutting down: answer what has started, then close.
+    /// The server is shutting down: every answer closes its connection.
     pub draining: bool,
+    /// Later in the shutdown: idle connections close too.
+    pub close_idle: bool,
     pub buffers: &'a mut Buffers,
     /// Where access-log lines go; `None` with `--quiet`.
     pub access_log: Option<&'a AccessLog>,
     pub cache: &'a mut FileCache,
-    pub requests: &'a mut u64,
-    pub bytes: &'a mut u64,
+    /// The worker's counters for `/metrics`.
+    pub metrics: &'a mut Metrics,
+    /// What the admin listener reports.
+    pub board: &'a Board,
 }
 
 /// One client connection.
@@ -114,6 +120,8 @@ pub struct Conn {
     pub registered: bool,
     /// `TCP_NODELAY` is set (before the first write that could be delayed).
     nodelay: bool,
+    /// It came to the admin listener: answered by [`admin::respond`].
+    admin: bool,
     _load: LoadGuard,
 }
 
@@ -142,8 +150,25 @@ impl Conn {
             peer_closed: false,
             registered: false,
             nodelay,
+            admin: false,
             _load: load,
         }
+    }
+
+    /// Makes this an admin-listener connection (`/health`, `/metrics`).
+    pub fn for_admin(mut self) -> Conn {
+        self.admin = true;
+        self
+    }
+
+    /// It came to the admin listener.
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    /// A TLS handshake began and has not completed.
+    pub fn is_handshaking(&self) -> bool {
+        self.transport.is_handshaking()
     }
 
     pub fn socket(&mut self) -> &mut TcpStream {
@@ -229,7 +254,7 @@ impl Conn {
             Ok(Sent::BudgetSpent) => return Some(Next::Yield),
             Err(err) => {
                 log::debug!("{}: write failed: {err}", self.peer);
-                out.log_done(self.peer, ctx);
+                out.done(self.peer, ctx);
                 return Some(Next::Close);
             }
         }
@@ -245,9 +270,10 @@ impl Conn {
         }
         if !self.may_read && self.input.is_none() {
             // Nothing buffered and the socket was drained: reading now
-            // would only return EAGAIN. While draining, close, with a
-            // clean end of stream once the socket takes it.
-            if !ctx.draining {
+            // would only return EAGAIN. Once idle connections are being
+            // closed, close, with a clean end of stream once the socket
+            // takes it.
+            if !ctx.close_idle {
                 return Some(Next::Wait);
             }
             self.state = State::Ending {
@@ -315,7 +341,7 @@ impl Conn {
             Ok(0) => return Some(Next::Close),
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                return Some(if ctx.draining {
+                return Some(if ctx.close_idle {
                     Next::Close
                 } else {
                     Next::Wait
@@ -327,7 +353,7 @@ impl Conn {
         let header = match proxy::parse(&buf[..seen]) {
             Ok(Some(header)) => header,
             // The rest comes later; the edge-triggered poll says when.
-            Ok(None) if !self.peer_closed && !ctx.draining => return Some(Next::Wait),
+            Ok(None) if !self.peer_closed && !ctx.close_idle => return Some(Next::Wait),
             Ok(None) => return Some(Next::Close),
             Err(err) => {
                 log::debug!("{}: {}", self.peer, err.0);
@@ -386,7 +412,7 @@ impl Conn {
             }
             State::Writing(out) => {
                 log::debug!("{}: write timeout", self.peer);
-                out.log_done(self.peer, ctx);
+                out.done(self.peer, ctx);
                 Next::Close
             }
             State::Ending { .. } => {
@@ -401,8 +427,9 @@ impl Conn {
         }
     }
 
-    /// Called when shutdown starts: an idle connection gets one last look
-    /// for a request that already arrived, and is closed otherwise.
+    /// Called when a shutdown starts closing idle connections: an idle
+    /// connection gets one last look for a request that already arrived,
+    /// and is closed otherwise.
     pub fn drain(&mut self, ctx: &mut Ctx) -> Next {
         if self.is_idle() {
             self.drive(true, ctx)
@@ -415,7 +442,7 @@ impl Conn {
     /// during shutdown.
     fn wait_for_input(&mut self, ctx: &mut Ctx) -> Next {
         self.release_input(ctx);
-        if ctx.draining && self.is_idle() {
+        if ctx.close_idle && self.is_idle() {
             return Next::Close;
         }
         Next::Wait
@@ -442,7 +469,12 @@ impl Conn {
             return Err(io::Error::other("input buffer full"));
         }
         let wanted = space.len();
-        match self.transport.read(space) {
+        let handshaking = self.transport.is_handshaking();
+        let read = self.transport.read(space);
+        if handshaking && !self.transport.is_handshaking() {
+            ctx.metrics.tls_handshakes += 1;
+        }
+        match read {
             Ok(n) => {
                 input.end += n;
                 self.may_read = n == wanted || self.peer_closed || self.transport.at_end();
@@ -506,7 +538,6 @@ impl Conn {
 
     /// Builds the response to a parsed request and queues it.
     fn respond(&mut self, request: Request, logged: Option<Logged>, ctx: &mut Ctx) {
-        *ctx.requests += 1;
         let chunked = request.body == Body::Chunked;
         self.discard = match request.body {
             Body::Length(n) => n,
@@ -516,6 +547,7 @@ impl Conn {
             // We don't read chunked bodies: refuse, and close (the body
             // is still on the wire and must never be read as a request).
             Method::Get | Method::Head if chunked => Reply::error(Status::LengthRequired),
+            _ if self.admin => admin::respond(&request, ctx.board),
             Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
             Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
             Method::Unknown => Reply::error(Status::NotImplemented),
@@ -529,6 +561,7 @@ impl Conn {
             head_only: request.method == Method::Head,
             close,
             announce_keep_alive: request.version == Version::Http10 && !close,
+            method: MethodLabel::of(request.method),
             request: logged,
         };
         self.queue(reply, framing, ctx);
@@ -543,7 +576,7 @@ impl Conn {
     /// A response went out completely.
     fn finish(&mut self, out: Outgoing, ctx: &mut Ctx) {
         self.served += 1;
-        out.log_done(self.peer, ctx);
+        out.done(self.peer, ctx);
         ctx.buffers.put_output(out.buf);
     }
 

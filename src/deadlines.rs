@@ -23,11 +23,14 @@ pub enum Wait {
     Linger,
 }
 
-const KINDS: usize = 4;
+pub const KINDS: usize = 4;
 const NIL: usize = usize::MAX;
 
 impl Wait {
-    fn index(self) -> usize {
+    /// Every kind, in [`index`](Wait::index) order.
+    pub const ALL: [Wait; KINDS] = [Wait::Header, Wait::Idle, Wait::Write, Wait::Linger];
+
+    pub fn index(self) -> usize {
         match self {
             Wait::Header => 0,
             Wait::Idle => 1,
@@ -50,6 +53,8 @@ pub struct Deadlines {
     links: Vec<Link>,
     head: [usize; KINDS],
     tail: [usize; KINDS],
+    /// Connections in each list.
+    len: [usize; KINDS],
 }
 
 impl Deadlines {
@@ -58,6 +63,7 @@ impl Deadlines {
             links: Vec::new(),
             head: [NIL; KINDS],
             tail: [NIL; KINDS],
+            len: [0; KINDS],
         }
     }
 
@@ -108,6 +114,7 @@ impl Deadlines {
             NIL => self.tail[k] = key,
             n => self.links[n].prev = key,
         }
+        self.len[k] += 1;
     }
 
     /// Disarms `key` (no-op if it has no deadline).
@@ -128,6 +135,12 @@ impl Deadlines {
             NIL => self.tail[k] = prev,
             n => self.links[n].prev = prev,
         }
+        self.len[k] -= 1;
+    }
+
+    /// How many connections wait for each kind, in [`Wait::ALL`] order.
+    pub fn counts(&self) -> [usize; KINDS] {
+        self.len
     }
 
     /// The connection with the earliest deadline of one kind: for
@@ -204,12 +217,14 @@ mod tests {
         d.remove(2);
         d.remove(2); // twice is harmless
         d.set(1, Wait::Idle, secs(t, 5)); // to another list
+        assert_eq!(d.counts(), [0, 1, 2, 0]);
         assert_eq!(d.first(Wait::Idle), Some((1, secs(t, 5))));
         assert_eq!(d.first(Wait::Write), Some((3, secs(t, 3))));
         assert_eq!(d.first(Wait::Header), None);
         let now = secs(t, 100);
         let order: Vec<_> = std::iter::from_fn(|| d.pop_expired(now)).collect();
         assert_eq!(order, [(3, Wait::Write), (1, Wait::Idle), (0, Wait::Write)]);
+        assert_eq!(d.counts(), [0; KINDS]);
     }
 
     #[test]

@@ -338,6 +338,9 @@ pub struct FileCache {
     /// Content bytes held by all entries.
     bytes: usize,
     next_sweep: Instant,
+    /// Lookups answered from the cache, and those that were not (for `/metrics`).
+    pub hits: u64,
+    pub misses: u64,
 }
 
 struct Cached {
@@ -351,17 +354,25 @@ impl FileCache {
             entries: HashMap::new(),
             bytes: 0,
             next_sweep: Instant::now() + CACHE_TTL,
+            hits: 0,
+            misses: 0,
         }
     }
 
     fn get(&mut self, key: &str, now: Instant) -> Option<Rc<Variants>> {
-        let entry = self.entries.get(key)?;
-        if entry.expires > now {
-            return Some(entry.variants.clone());
+        match self.entries.get(key) {
+            Some(entry) if entry.expires > now => {
+                self.hits += 1;
+                return Some(entry.variants.clone());
+            }
+            Some(_) => {
+                if let Some(entry) = self.entries.remove(key) {
+                    self.bytes -= entry.variants.inline_bytes();
+                }
+            }
+            None => {}
         }
-        if let Some(entry) = self.entries.remove(key) {
-            self.bytes -= entry.variants.inline_bytes();
-        }
+        self.misses += 1;
         None
     }
 

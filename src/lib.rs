@@ -21,6 +21,7 @@
 //! ```
 
 mod access_log;
+mod admin;
 mod config;
 mod conn;
 mod deadlines;
@@ -29,6 +30,7 @@ mod files;
 mod fuzz;
 mod http;
 mod listener;
+mod metrics;
 mod outgoing;
 mod pool;
 mod proxy;
@@ -36,8 +38,10 @@ mod representation;
 mod server;
 mod tls;
 mod transport;
+mod upgrade;
 
 pub use crate::access_log::LogFormat;
 pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};
+pub use crate::upgrade::{ReadyNotice, UpgradeError, Upgrader};

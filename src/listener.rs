@@ -1,6 +1,7 @@
-//! Where the listening socket comes from: bound here, or inherited through
-//! systemd's socket activation (`LISTEN_FDS`, `LISTEN_PID`), which is also
-//! how a next generation of the server will take it over.
+//! Where the listening sockets come from: bound here, or inherited through
+//! systemd's socket activation (`LISTEN_FDS`, `LISTEN_PID`,
+//! `LISTEN_FDNAMES`), which is also how a next generation of the server
+//! takes them over on an upgrade.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -17,24 +18,104 @@ const DEFER_ACCEPT_SECS: libc::c_int = 1;
 /// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
 const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
-const LISTEN_FDS_START: RawFd = 3;
+pub const LISTEN_FDS_START: RawFd = 3;
+/// The `LISTEN_FDNAMES` name of the admin listener's socket
+/// (`FileDescriptorName=admin` in a systemd socket unit); any other name
+/// is the public listener's.
+pub const ADMIN_NAME: &str = "admin";
+/// The name an upgrade gives the public listener's socket.
+pub const PUBLIC_NAME: &str = "http";
 
-/// The listening socket, non-blocking, with the options every connection
-/// inherits, and whether it was inherited. Inherited when `LISTEN_PID`
-/// names this process and `LISTEN_FDS` is 1 (then `addr` is not used);
-/// bound to `addr` otherwise.
-pub fn open(addr: SocketAddr) -> Result<(TcpListener, bool), Error> {
-    let (listener, inherited) = match inherited()? {
-        Some(listener) => (listener, true),
-        None => (bind(addr)?, false),
-    };
-    listener.set_nonblocking(true).map_err(Error::Io)?;
-    defer_accept(&listener);
-    notsent_lowat(&listener);
-    Ok((listener, inherited))
+/// The sockets passed to this process, by role.
+#[derive(Default)]
+pub struct Inherited {
+    pub public: Option<TcpListener>,
+    pub admin: Option<TcpListener>,
 }
 
-fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+/// The sockets passed from descriptor 3 on, when `LISTEN_PID` names this
+/// process: one public socket, and one named `admin` if the admin listener
+/// comes from there too. An inherited socket keeps the backlog its creator
+/// gave it.
+pub fn inherited() -> Result<Inherited, Error> {
+    if !for_this_process() {
+        return Ok(Inherited::default());
+    }
+    let Ok(count) = std::env::var("LISTEN_FDS") else {
+        return Ok(Inherited::default());
+    };
+    let count = match count.parse::<u8>() {
+        Ok(n) if n <= 2 => RawFd::from(n),
+        _ => {
+            return Err(Error::Inherited(format!(
+                "LISTEN_FDS={count}: expected 1 or 2 (one public socket, and one named \
+                 '{ADMIN_NAME}' in LISTEN_FDNAMES)"
+            )));
+        }
+    };
+    if count == 0 {
+        return Ok(Inherited::default());
+    }
+    // The descriptors are taken once per process: a second `Server::bind`
+    // (the library's users may call it) binds instead of wrapping them again.
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(Inherited::default());
+    }
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let mut names = names.split(':');
+    let mut found = Inherited::default();
+    for fd in LISTEN_FDS_START..LISTEN_FDS_START + count {
+        let socket = take(fd)?;
+        let admin = names.next() == Some(ADMIN_NAME);
+        let slot = if admin {
+            &mut found.admin
+        } else {
+            &mut found.public
+        };
+        if slot.is_some() {
+            return Err(Error::Inherited(format!(
+                "LISTEN_FDS: two {} sockets (name the admin one '{ADMIN_NAME}' in LISTEN_FDNAMES)",
+                if admin { "admin" } else { "public" }
+            )));
+        }
+        *slot = Some(socket);
+    }
+    let Some(public) = &found.public else {
+        return Err(Error::Inherited(
+            "LISTEN_FDS: only an admin socket was passed; the public one is missing".into(),
+        ));
+    };
+    let addr = |socket: &TcpListener| {
+        socket
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    };
+    match &found.admin {
+        Some(admin) => log::info!(
+            "serving on the sockets passed by LISTEN_FDS ({}, admin {})",
+            addr(public),
+            addr(admin)
+        ),
+        None => log::info!(
+            "serving on the socket passed by LISTEN_FDS ({})",
+            addr(public)
+        ),
+    }
+    Ok(found)
+}
+
+/// `LISTEN_PID` names this process: the descriptors are ours to take.
+pub fn for_this_process() -> bool {
+    std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::process::id())
+}
+
+/// Binds a listening socket at `addr`.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
     // std listens with a backlog of 128; a burst of a thousand clients
     // deserves more (the kernel caps it at net.core.somaxconn).
@@ -46,32 +127,18 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     Ok(listener)
 }
 
-/// The socket passed in descriptor 3, if the environment says it is ours.
-/// An inherited socket keeps the backlog its creator gave it.
-fn inherited() -> Result<Option<TcpListener>, Error> {
-    let for_us = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_some_and(|pid| pid == std::process::id());
-    let Some(count) = std::env::var("LISTEN_FDS").ok().filter(|_| for_us) else {
-        return Ok(None);
-    };
-    match count.parse::<u32>() {
-        Ok(0) => return Ok(None),
-        Ok(1) => {}
-        _ => {
-            return Err(Error::Inherited(format!(
-                "LISTEN_FDS={count}: expected 1 (this server listens on one socket)"
-            )));
-        }
-    }
-    // Descriptor 3 is taken once per process: a second `Server::bind` (the
-    // library's users may call it) binds instead of wrapping it again.
-    static TAKEN: AtomicBool = AtomicBool::new(false);
-    if TAKEN.swap(true, Ordering::SeqCst) {
-        return Ok(None);
-    }
-    let fd = LISTEN_FDS_START;
+/// Makes a listener non-blocking and sets the options every connection it
+/// accepts inherits.
+pub fn prepare(listener: &TcpListener) -> Result<(), Error> {
+    listener.set_nonblocking(true).map_err(Error::Io)?;
+    defer_accept(listener);
+    notsent_lowat(listener);
+    Ok(())
+}
+
+/// Wraps inherited descriptor `fd` once it is checked to be a listening
+/// TCP socket.
+fn take(fd: RawFd) -> Result<TcpListener, Error> {
     let is = |level, option, expected: &[libc::c_int]| {
         let mut value: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -101,23 +168,18 @@ fn inherited() -> Result<Option<TcpListener>, Error> {
             "LISTEN_FDS: descriptor {fd} is not a listening TCP socket"
         )));
     }
-    // SAFETY: descriptor 3 is open and a listening TCP socket (checked
+    // SAFETY: descriptor `fd` is open and a listening TCP socket (checked
     // above), and was handed to this process (LISTEN_PID) for it to own;
-    // it is wrapped once per process (TAKEN), so nothing else in the
-    // process uses or closes it.
+    // the descriptors are wrapped once per process (TAKEN in `inherited`),
+    // each once (the loop there), so nothing else in the process uses or
+    // closes it.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
     // Not passed on to programs we might start (systemd leaves it open
-    // across exec on purpose; the exec is done).
+    // across exec on purpose; the exec is done). An upgrade passes it on
+    // by itself.
     // SAFETY: fcntl(2) on the listener's own open descriptor.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    log::info!(
-        "serving on the socket passed by LISTEN_FDS ({})",
-        listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|e| e.to_string())
-    );
-    Ok(Some(listener))
+    Ok(listener)
 }
 
 /// Asks the kernel to hand us a connection only once its first bytes have

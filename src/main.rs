@@ -1,7 +1,7 @@
 //! The command line: flags → `Config`, logging, signals, exit codes.
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use log::LevelFilter;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
-use simple_web_server::{Config, LogFormat, ReloadHandle, Server, ShutdownHandle, TlsSource};
+use simple_web_server::{
+    Config, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle, TlsSource, UpgradeError,
+    Upgrader,
+};
 
 /// Usage errors (bad flags or values).
 const EXIT_USAGE: u8 = 2;
@@ -106,9 +109,20 @@ struct Args {
     #[arg(long)]
     proxy_protocol: bool,
 
-    /// Write the server's PID to FILE at start-up; removed at exit.
+    /// Write the server's PID to FILE at start-up; removed at exit. After
+    /// an upgrade (SIGUSR2) it names the new process.
     #[arg(long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
+
+    /// Serve /health and /metrics on a second listener at ADDR:PORT (keep
+    /// it private: 127.0.0.1:9000, say).
+    #[arg(long, value_name = "ADDR:PORT")]
+    admin: Option<SocketAddr>,
+
+    /// Seconds between SIGTERM and the drain, while /health answers 503
+    /// and everything else is served as before (for balancers that poll).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    health_delay: u64,
 
     /// No access log.
     #[arg(short, long)]
@@ -140,6 +154,8 @@ impl Args {
         config.access_log_file = self.access_log.clone();
         config.log_format = self.log_format;
         config.proxy_protocol = self.proxy_protocol;
+        config.admin = self.admin;
+        config.health_delay = Duration::from_secs(self.health_delay);
         config.tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsSource::Files {
                 cert: cert.clone(),
@@ -171,6 +187,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(args.log_level);
+    // Started by a previous generation's upgrade: it waits for our word.
+    let ready = ReadyNotice::take();
 
     let config = args.config();
     if let Err(err) = config.validate() {
@@ -181,7 +199,7 @@ fn main() -> ExitCode {
     // From here on SIGINT, SIGTERM and SIGHUP no longer kill the process:
     // one that comes while the server starts waits for the handler thread
     // (a `systemctl reload` or a logrotate run right after the start).
-    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+    let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2]) {
         Ok(signals) => signals,
         Err(err) => {
             eprintln!("error: cannot install the signal handlers: {err}");
@@ -197,7 +215,18 @@ fn main() -> ExitCode {
     };
     // Signals are handled from before the PID file and the Serving line
     // on, so one sent as soon as either appears is acted on, not a kill.
-    let handles = (server.shutdown_handle(), server.reload_handle());
+    let upgrader = match server.upgrader() {
+        Ok(upgrader) => upgrader,
+        Err(err) => {
+            eprintln!("error: cannot find this program's path for upgrades: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let handles = Handles {
+        shutdown: server.shutdown_handle(),
+        reload: server.reload_handle(),
+        upgrader,
+    };
     if let Err(err) = handle_signals(signals, handles, args.pid_file.clone()) {
         eprintln!("error: cannot start the signal thread: {err}");
         return ExitCode::from(EXIT_FAILURE);
@@ -222,6 +251,12 @@ fn main() -> ExitCode {
         server.scheme(),
         server.local_addr()
     );
+    if let Some(admin) = server.admin_addr() {
+        eprintln!("Health and metrics at http://{admin}/health and http://{admin}/metrics");
+    }
+    if let Some(ready) = ready {
+        ready.send();
+    }
 
     match server.run() {
         Ok(summary) => {
@@ -305,14 +340,28 @@ fn parse_header_value(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// SIGINT and SIGTERM: a graceful shutdown, and a second one exits at
-/// once. SIGHUP: reload the TLS certificate and key. Handled on a thread of
-/// their own, outside any signal handler.
+/// What the signals act on.
+struct Handles {
+    shutdown: ShutdownHandle,
+    reload: ReloadHandle,
+    upgrader: Upgrader,
+}
+
+/// SIGINT and SIGTERM: a graceful shutdown (SIGTERM after
+/// `--health-delay`), and a second one exits at once. SIGHUP: reopen the
+/// access log, reload the TLS certificate and key. SIGUSR2: start a new
+/// generation and hand over to it. Handled on a thread of their own,
+/// outside any signal handler.
 fn handle_signals(
     mut signals: Signals,
-    (shutdown, reload): (ShutdownHandle, ReloadHandle),
+    handles: Handles,
     pid_file: Option<PathBuf>,
 ) -> std::io::Result<()> {
+    let Handles {
+        shutdown,
+        reload,
+        upgrader,
+    } = handles;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -323,6 +372,12 @@ fn handle_signals(
                         log::info!("SIGHUP: reloading");
                         // The outcome is logged; the server goes on either way.
                         let _ = reload.reload();
+                    }
+                    SIGUSR2 => start_upgrade(&upgrader),
+                    SIGTERM if !stopping => {
+                        stopping = true;
+                        log::info!("SIGTERM: shutting down gracefully (again to exit at once)");
+                        shutdown.shutdown_after_health_delay();
                     }
                     _ if !stopping => {
                         stopping = true;
@@ -343,6 +398,24 @@ fn handle_signals(
             }
         })?;
     Ok(())
+}
+
+/// SIGUSR2: starts the next generation on a thread of its own (it may take
+/// up to 10 s to be ready), so the other signals are still heard meanwhile.
+fn start_upgrade(upgrader: &Upgrader) {
+    let upgrader = upgrader.clone();
+    let spawned = thread::Builder::new()
+        .name("upgrade".into())
+        .spawn(move || match upgrader.upgrade() {
+            Ok(_) => {}
+            Err(err @ (UpgradeError::InProgress | UpgradeError::ShuttingDown)) => {
+                log::warn!("SIGUSR2 ignored: {err}")
+            }
+            Err(err) => log::error!("upgrade failed: {err}; still serving"),
+        });
+    if let Err(err) = spawned {
+        log::error!("upgrade failed: cannot start its thread: {err}; still serving");
+    }
 }
 
 /// Diagnostics to stderr (the access log writes for itself).

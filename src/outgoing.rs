@@ -13,6 +13,7 @@ use std::time::Instant;
 use crate::access_log::{Entry, Logged};
 use crate::conn::Ctx;
 use crate::http::{Head, Payload, Reply, Status};
+use crate::metrics::MethodLabel;
 use crate::transport::{Transport, Wrote};
 
 /// Bodies up to this size are copied behind the head, into one buffer;
@@ -29,7 +30,8 @@ pub struct Framing {
     pub close: bool,
     /// `Connection: keep-alive` (HTTP/1.0 clients need to be told).
     pub announce_keep_alive: bool,
-    /// For the access log.
+    /// How `/metrics` counts the request.
+    pub method: MethodLabel,
     /// For the access log; `None` when there is none.
     pub request: Option<Logged>,
 }
@@ -42,6 +44,7 @@ impl Framing {
             head_only: false,
             close: true,
             announce_keep_alive: false,
+            method: MethodLabel::Other,
             request: Some(request),
         }
     }
@@ -61,6 +64,9 @@ pub struct Outgoing {
     /// When the last byte went out (the write deadline runs from here).
     pub progress: Instant,
     status: Status,
+    method: MethodLabel,
+    /// When the response was made, just after its request's head was read.
+    started: Instant,
     request: Option<Logged>,
     /// Bytes sent so far, head included.
     sent: u64,
@@ -117,6 +123,7 @@ impl Outgoing {
             head_only,
             close,
             announce_keep_alive,
+            method,
             request,
         } = framing;
         let mut buf = ctx.buffers.take_output();
@@ -182,6 +189,8 @@ impl Outgoing {
             close,
             progress: ctx.now,
             status: reply.status,
+            method,
+            started: Instant::now(),
             request,
             sent: 0,
             body_sent: 0,
@@ -278,13 +287,16 @@ impl Outgoing {
             .sent
             .saturating_sub((self.head_len as u64).max(total_before));
         *budget = budget.saturating_sub(n);
-        *ctx.bytes += n;
+        ctx.metrics.bytes_sent += n;
         self.progress = ctx.now;
     }
 
-    /// The access-log line for this response, with the body bytes sent so
-    /// far (all of them, unless the connection failed or timed out).
-    pub fn log_done(&self, peer: SocketAddr, ctx: &Ctx) {
+    /// Counts the response for `/metrics` and writes its access-log line,
+    /// with the body bytes sent so far (all of them, unless the connection
+    /// failed or timed out).
+    pub fn done(&self, peer: SocketAddr, ctx: &mut Ctx) {
+        let duration = self.started.elapsed();
+        ctx.metrics.response(self.method, self.status, duration);
         if let (Some(log), Some(request)) = (ctx.access_log, &self.request) {
             log.write(&Entry {
                 peer: peer.ip(),
@@ -293,7 +305,7 @@ impl Outgoing {
                 request,
                 status: self.status.code(),
                 body_bytes: self.body_sent,
-                duration: request.started.elapsed(),
+                duration,
             });
         }
     }

@@ -23,6 +23,7 @@ use crate::conn::{Buffers, Conn, Ctx, Next};
 use crate::deadlines::{Deadlines, Wait};
 use crate::files::{FileCache, Root};
 use crate::http::Clock;
+use crate::metrics::{Board, Metrics};
 use crate::transport::Transport;
 
 /// New connections waiting for one worker; beyond this the acceptor tries
@@ -32,6 +33,14 @@ const WAKER: Token = Token(usize::MAX);
 /// Idle connections one eviction request may look at (each gets a read).
 const EVICTION_CANDIDATES: usize = 16;
 const EVENTS_CAPACITY: usize = 1024;
+/// How long, once a drain starts, an idle keep-alive connection is left
+/// open for a request already on its way. Its client may have sent the
+/// next request just before we knew we were stopping (`wrk`, a proxy, any
+/// client that sends as soon as the last answer is in): closing at once
+/// would cut that request off, and a client that does not retry would
+/// count a failure. Within the grace, such a request is answered with
+/// `Connection: close`; after it, idle connections are closed.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A connection accepted by the acceptor, on its way to a worker.
 pub struct NewConn {
@@ -39,6 +48,8 @@ pub struct NewConn {
     pub peer: SocketAddr,
     pub accepted: Instant,
     pub load: LoadGuard,
+    /// It came to the admin listener: `/health` and `/metrics`, plain HTTP.
+    pub admin: bool,
 }
 
 /// What the acceptor and a worker share.
@@ -48,8 +59,6 @@ struct Shared {
     load: AtomicUsize,
     /// The worker is (about to be) blocked in `poll`: wake it to deliver.
     sleeping: AtomicBool,
-    requests: AtomicU64,
-    bytes: AtomicU64,
     /// Keep-alive connections the acceptor asks this worker to close.
     evict: AtomicUsize,
     /// When this worker's longest-idle keep-alive connection went idle, in
@@ -86,6 +95,7 @@ pub struct Pool {
     draining: Arc<AtomicBool>,
     /// Open connections, all workers together.
     open: Arc<AtomicUsize>,
+    board: Arc<Board>,
 }
 
 /// A moment as nanoseconds since `epoch`, for sharing through an atomic.
@@ -96,13 +106,15 @@ fn nanos_since(epoch: Instant, at: Instant) -> u64 {
 }
 
 impl Pool {
-    /// Starts the workers; with `tls`, every connection speaks TLS; with
-    /// `access_log`, every response gets a line there.
+    /// Starts the workers; with `tls`, every connection speaks TLS (but
+    /// the admin listener's); with `access_log`, every response gets a line
+    /// there. Each worker publishes its counters on `board`.
     pub fn spawn(
         config: Arc<Config>,
         root: Arc<Root>,
         tls: Option<Arc<ServerConfig>>,
         access_log: Option<Arc<AccessLog>>,
+        board: Arc<Board>,
     ) -> io::Result<Pool> {
         let pool_draining = Arc::new(AtomicBool::new(false));
         let epoch = Instant::now();
@@ -115,14 +127,12 @@ impl Pool {
                 waker,
                 load: AtomicUsize::new(0),
                 sleeping: AtomicBool::new(false),
-                requests: AtomicU64::new(0),
-                bytes: AtomicU64::new(0),
                 evict: AtomicUsize::new(0),
                 oldest_idle: AtomicU64::new(u64::MAX),
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
             let (config, root, tls) = (config.clone(), root.clone(), tls.clone());
-            let access_log = access_log.clone();
+            let (access_log, board) = (access_log.clone(), board.clone());
             let (worker_shared, draining) = (shared.clone(), pool_draining.clone());
             let done_tx = done_tx.clone();
             let thread = thread::Builder::new()
@@ -132,6 +142,7 @@ impl Pool {
                     // Built on its own thread: what a worker holds (cached
                     // files, connections) never crosses threads.
                     let mut worker = Worker {
+                        id,
                         poll,
                         receiver,
                         conns: Slab::new(),
@@ -146,11 +157,12 @@ impl Pool {
                         access_log,
                         shared: worker_shared,
                         draining,
-                        drain_started: false,
+                        drain: Drain::Serving,
                         epoch,
                         disconnected: false,
-                        requests: 0,
-                        bytes: 0,
+                        metrics: Metrics::default(),
+                        admin_metrics: Metrics::default(),
+                        board,
                     };
                     worker.run();
                 })?;
@@ -165,6 +177,7 @@ impl Pool {
             done,
             draining: pool_draining,
             open: Arc::new(AtomicUsize::new(0)),
+            board,
         })
     }
 
@@ -182,6 +195,7 @@ impl Pool {
         stream: TcpStream,
         peer: SocketAddr,
         accepted: Instant,
+        admin: bool,
     ) -> Result<usize, (TcpStream, SocketAddr)> {
         // Least loaded first; between equals, one that is awake: it takes
         // the connection on its next round, and nobody pays for a wake-up
@@ -208,6 +222,7 @@ impl Pool {
                 peer,
                 accepted,
                 load: self.guard(i),
+                admin,
             };
             match sender.try_send(conn) {
                 Ok(()) => return Ok(i),
@@ -279,12 +294,8 @@ impl Pool {
 
     /// Requests answered and bytes sent so far, all workers together.
     pub fn totals(&self) -> (u64, u64) {
-        self.workers.iter().fold((0, 0), |(r, b), w| {
-            (
-                r + w.shared.requests.load(Ordering::Relaxed),
-                b + w.shared.bytes.load(Ordering::Relaxed),
-            )
-        })
+        let total = self.board.total();
+        (total.requests(), total.bytes_sent)
     }
 
     /// Waits until every worker has exited, or until `deadline`. Returns
@@ -309,8 +320,22 @@ impl Pool {
     }
 }
 
+/// Where a worker stands in a shutdown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    Serving,
+    /// Answers say `Connection: close`; idle connections wait for a
+    /// request already sent until `close_idle_at` ([`DRAIN_GRACE`]).
+    Started {
+        close_idle_at: Instant,
+    },
+    /// Idle connections are closed; the rest finish and close.
+    ClosingIdle,
+}
+
 /// One worker thread's state: its poll, its connections and their deadlines.
 struct Worker {
+    id: usize,
     poll: Poll,
     receiver: Receiver<NewConn>,
     conns: Slab<Conn>,
@@ -328,13 +353,17 @@ struct Worker {
     access_log: Option<Arc<AccessLog>>,
     shared: Arc<Shared>,
     draining: Arc<AtomicBool>,
-    drain_started: bool,
+    drain: Drain,
     /// When the pool started (the base of `Shared::oldest_idle`).
     epoch: Instant,
     /// The acceptor dropped our channel: no more connections will come.
     disconnected: bool,
-    requests: u64,
-    bytes: u64,
+    /// Counted here, published on `board` once per round.
+    metrics: Metrics,
+    /// What the admin listener's connections count, kept apart (a
+    /// balancer's health checks are not the site's traffic).
+    admin_metrics: Metrics,
+    board: Arc<Board>,
 }
 
 impl Worker {
@@ -346,8 +375,8 @@ impl Worker {
                 // Avoid a hot loop if the poll keeps failing.
                 thread::sleep(Duration::from_millis(100));
             }
-            self.publish_stats();
-            if self.drain_started && self.disconnected && self.conns.is_empty() {
+            self.publish();
+            if self.drain != Drain::Serving && self.disconnected && self.conns.is_empty() {
                 return;
             }
         }
@@ -358,11 +387,16 @@ impl Worker {
             .deadlines
             .next()
             .map(|at| at.saturating_duration_since(Instant::now()));
+        if let Drain::Started { close_idle_at } = self.drain {
+            let until = close_idle_at.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
         if !self.ready.is_empty() {
             timeout = Some(Duration::ZERO);
         }
         self.shared.sleeping.store(true, Ordering::SeqCst);
-        if !self.receiver.is_empty() || self.draining.load(Ordering::SeqCst) != self.drain_started {
+        let drain_news = self.drain == Drain::Serving && self.draining.load(Ordering::SeqCst);
+        if !self.receiver.is_empty() || drain_news {
             timeout = Some(Duration::ZERO);
         }
         let polled = self.poll.poll(events, timeout);
@@ -395,16 +429,26 @@ impl Worker {
             };
             self.serve(key, now, |conn, ctx| conn.drive(false, ctx));
         }
-        while let Some((key, _)) = self.deadlines.pop_expired(now) {
+        while let Some((key, wait)) = self.deadlines.pop_expired(now) {
+            self.metrics.expired[wait.index()] += 1;
             self.serve(key, now, |conn, ctx| conn.expire(ctx));
         }
         self.evict_idle(now);
-        if !self.drain_started && self.draining.load(Ordering::SeqCst) {
-            self.drain_started = true;
-            let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-            for key in keys {
-                self.serve(key, now, |conn, ctx| conn.drain(ctx));
+        match self.drain {
+            Drain::Serving if self.draining.load(Ordering::SeqCst) => {
+                // From now on every response says `Connection: close`.
+                self.drain = Drain::Started {
+                    close_idle_at: now + DRAIN_GRACE,
+                };
             }
+            Drain::Started { close_idle_at } if now >= close_idle_at => {
+                self.drain = Drain::ClosingIdle;
+                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+                for key in keys {
+                    self.serve(key, now, |conn, ctx| conn.drain(ctx));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -423,18 +467,22 @@ impl Worker {
                     return;
                 }
             };
+            if !new.admin {
+                self.metrics.accepted += 1;
+            }
             let transport = match &self.tls {
-                None => Transport::plain(new.stream),
-                Some(tls) => match Transport::tls(new.stream, tls) {
+                Some(tls) if !new.admin => match Transport::tls(new.stream, tls) {
                     Ok(transport) => transport,
                     Err(err) => {
                         log::error!("cannot start a TLS session: {err}");
                         continue;
                     }
                 },
+                _ => Transport::plain(new.stream),
             };
-            let proxy = self.config.proxy_protocol;
+            let proxy = self.config.proxy_protocol && !new.admin;
             let conn = Conn::new(transport, new.peer, new.accepted, proxy, new.load);
+            let conn = if new.admin { conn.for_admin() } else { conn };
             let key = self.conns.insert(conn);
             self.serve(key, now, |conn, ctx| conn.drive(true, ctx));
         }
@@ -451,12 +499,17 @@ impl Worker {
             root: &self.root,
             clock: &self.clock,
             now,
-            draining: self.drain_started || self.draining.load(Ordering::Relaxed),
+            draining: self.drain != Drain::Serving,
+            close_idle: self.drain == Drain::ClosingIdle,
             buffers: &mut self.buffers,
             access_log: self.access_log.as_deref(),
             cache: &mut self.cache,
-            requests: &mut self.requests,
-            bytes: &mut self.bytes,
+            metrics: if conn.is_admin() {
+                &mut self.admin_metrics
+            } else {
+                &mut self.metrics
+            },
+            board: &self.board,
         };
         let next = panic::catch_unwind(AssertUnwindSafe(|| f(conn, &mut ctx)));
         let next = next.unwrap_or_else(|_| {
@@ -531,11 +584,21 @@ impl Worker {
     fn close(&mut self, key: usize) {
         self.deadlines.remove(key);
         // Closing the socket also removes it from the poll.
-        drop(self.conns.try_remove(key));
+        if let Some(conn) = self.conns.try_remove(key)
+            && conn.is_handshaking()
+        {
+            
+        }
     }
 
-    fn publish_stats(&self) {
-        self.shared.requests.store(self.requests, Ordering::Relaxed);
-        self.shared.bytes.store(self.bytes, Ordering::Relaxed);
+    /// Copies the counters and gauges to the board, for `/metrics` and the
+    /// summary.
+    fn publish(&mut self) {
+        let metrics = &mut self.metrics;
+        metrics.open = self.conns.len() as u64;
+        metrics.waiting = self.deadlines.counts().map(|n| n as u64);
+        (metrics.cache_hits, metrics.cache_misses) = (self.cache.hits, self.cache.misses);
+        metrics.admin_requests = self.admin_metrics.requests();
+        self.board.publish(self.id, metrics);
     }
 }

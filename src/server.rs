@@ -1,14 +1,15 @@
-//! Bind, the acceptor loop (accept, place on a worker), and shutdown.
+//! Bind, the acceptor loop (accept, place on a worker), shutdown and the
+//! hand-over to a next generation.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::marker::PhantomData;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
-use std::os::unix::io::{AsRawFd, FromRawFd};
+use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,10 @@ use crate::access_log::AccessLog;
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::listener;
+use crate::metrics::Board;
 use crate::pool::Pool;
 use crate::tls::{Tls, TlsError};
+use crate::upgrade::Upgrader;
 
 /// How long the acceptor pauses when it can't place a connection: the
 /// connection limit reached, or every worker's channel full.
@@ -41,6 +44,8 @@ pub struct Server {
     tls: Option<Arc<Tls>>,
     access_log: Option<Arc<AccessLog>>,
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
+    board: Arc<Board>,
     shutdown: ShutdownHandle,
 }
 
@@ -53,40 +58,120 @@ pub struct ShutdownHandle {
 
 struct ShutdownInner {
     requested: AtomicBool,
-    /// Shared with the acceptor, which waits in `poll` on it.
-    listener: TcpListener,
-    /// The listener came from systemd (or another process) and is shared
-    /// with it: it must stay a listening socket after we stop.
-    inherited: bool,
+    /// The public listener and the admin one; the acceptor waits in `poll`
+    /// on both.
+    public: Listening,
+    admin: Option<Listening>,
+    /// The listeners were handed over to a next generation: they are its
+    /// now, and must stay listening after we stop. Locked while stopping,
+    /// so a shutdown and a hand-over never cross.
+    handed_over: Mutex<bool>,
+    board: Arc<Board>,
+    health_delay: Duration,
     /// A byte written here wakes the acceptor from its `poll` (it waits on
     /// `wake_rx` too).
     wake_tx: UnixStream,
     wake_rx: UnixStream,
 }
 
+/// A listening socket, and whether it came from another process.
+struct Listening {
+    socket: TcpListener,
+    /// From systemd or a previous generation (`LISTEN_FDS`), and shared
+    /// with it: it must stay a listening socket after we stop.
+    inherited: bool,
+}
+
 impl ShutdownHandle {
     /// Stops accepting, closes idle connections, lets every request in
     /// flight finish, then makes [`Server::run`] return.
     pub fn shutdown(&self) {
+        self.stop(false);
+    }
+
+    /// As [`shutdown`](ShutdownHandle::shutdown), after
+    /// [`Config::health_delay`]: until then the server serves as before but
+    /// `/health` answers 503, so balancers that poll it stop sending new
+    /// clients first. Returns at once.
+    pub fn shutdown_after_health_delay(&self) {
+        let delay = self.inner.health_delay;
+        if delay.is_zero() {
+            return self.shutdown();
+        }
+        self.inner.board.set_draining();
+        log::info!("health now reports 503; draining in {} s", delay.as_secs());
+        let handle = self.clone();
+        let spawned = thread::Builder::new()
+            .name("health-delay".into())
+            .spawn(move || {
+                thread::sleep(delay);
+                handle.shutdown();
+            });
+        if let Err(err) = spawned {
+            log::error!("cannot wait out --health-delay ({err}); draining now");
+            self.shutdown();
+        }
+    }
+
+    /// Stops accepting, and leaves the listeners to the next generation,
+    /// which accepts from the same queues from now on; then drains as
+    /// [`shutdown`](ShutdownHandle::shutdown) does. Returns false (and does
+    /// nothing) if a shutdown came first.
+    pub(crate) fn hand_over(&self) -> bool {
+        self.stop(true)
+    }
+
+    fn stop(&self, hand_over: bool) -> bool {
+        let mut handed_over = self
+            .inner
+            .handed_over
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if hand_over && self.requested() {
+            return false;
+        }
+        *handed_over |= hand_over;
+        self.inner.board.set_draining();
         self.inner.requested.store(true, Ordering::SeqCst);
         // A full pipe already holds a wake-up: nothing to add.
         let _ = (&self.inner.wake_tx).write(&[1]);
-        if self.inner.inherited {
-            // The socket is systemd's too: connections that queue on it
-            // from now on wait for the next process. Shutting it down
-            // would turn it into a closed socket for systemd as well.
-            return;
+        if *handed_over {
+            return true;
         }
-        // Shutting down our own listening socket closes it for new
-        // connections (they are refused from here on) and makes `accept`
-        // fail with EINVAL. The descriptor stays open (and ours) as long as
-        // this handle lives, so this never hits another socket.
-        // SAFETY: the descriptor belongs to `self.inner.listener`, which is
-        // alive for the whole call.
-        unsafe { libc::shutdown(self.inner.listener.as_raw_fd(), libc::SHUT_RD) };
+        for listening in self.listening() {
+            if listening.inherited {
+                // The socket is systemd's too: connections that queue on
+                // it from now on wait for the next process. Shutting it
+                // down would turn it into a closed socket for systemd too.
+                continue;
+            }
+            // Shutting down our own listening socket closes it for new
+            // connections (they are refused from here on) and makes
+            // `accept` fail with EINVAL. The descriptor stays open (and
+            // ours) as long as this handle lives, so this never hits
+            // another socket.
+            // SAFETY: the descriptor belongs to `listening.socket`, which
+            // is alive for the whole call.
+            unsafe { libc::shutdown(listening.socket.as_raw_fd(), libc::SHUT_RD) };
+        }
+        true
     }
 
-    fn requested(&self) -> bool {
+    fn listening(&self) -> impl Iterator<Item = &Listening> {
+        std::iter::once(&self.inner.public).chain(&self.inner.admin)
+    }
+
+    /// The listening descriptors, with their `LISTEN_FDNAMES` names, for a
+    /// next generation; valid as long as this handle lives.
+    pub(crate) fn listener_fds(&self) -> Vec<(RawFd, &'static str)> {
+        let mut fds = vec![(self.inner.public.socket.as_raw_fd(), listener::PUBLIC_NAME)];
+        if let Some(admin) = &self.inner.admin {
+            fds.push((admin.socket.as_raw_fd(), listener::ADMIN_NAME));
+        }
+        fds
+    }
+
+    pub(crate) fn requested(&self) -> bool {
         self.inner.requested.load(Ordering::SeqCst)
     }
 }
@@ -171,11 +256,17 @@ impl Server {
                 source,
             },
         )?;
+        let inherited = listener::inherited()?;
         // Before binding: a bad certificate is the user's to fix, and
-        // nothing should listen meanwhile.
+        // nothing should listen meanwhile. A self-signed one names the
+        // address clients connect to.
+        let tls_ip = match &inherited.public {
+            Some(socket) => socket.local_addr().map_err(Error::Io)?.ip(),
+            None => config.bind,
+        };
         let tls = match &config.tls {
             Some(source) => Some(Arc::new(
-                Tls::new(source.clone(), config.bind).map_err(Error::Tls)?,
+                Tls::new(source.clone(), tls_ip).map_err(Error::Tls)?,
             )),
             None => None,
         };
@@ -190,15 +281,47 @@ impl Server {
             )),
             false => None,
         };
-        let (listener, inherited) = listener::open(config.addr())?;
-        let local_addr = listener.local_addr().map_err(Error::Io)?;
+        let public = match inherited.public {
+            Some(socket) => Listening {
+                socket,
+                inherited: true,
+            },
+            None => Listening {
+                socket: listener::bind(config.addr())?,
+                inherited: false,
+            },
+        };
+        let admin = match (inherited.admin, config.admin) {
+            (Some(socket), _) => Some(Listening {
+                socket,
+                inherited: true,
+            }),
+            (None, Some(addr)) => Some(Listening {
+                socket: listener::bind(addr)?,
+                inherited: false,
+            }),
+            (None, None) => None,
+        };
+        listener::prepare(&public.socket)?;
+        let local_addr = public.socket.local_addr().map_err(Error::Io)?;
+        let admin_addr = match &admin {
+            Some(admin) => {
+                listener::prepare(&admin.socket)?;
+                Some(admin.socket.local_addr().map_err(Error::Io)?)
+            }
+            None => None,
+        };
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Io)?;
         wake_tx.set_nonblocking(true).map_err(Error::Io)?;
+        let board = Arc::new(Board::new(config.workers));
         let shutdown = ShutdownHandle {
             inner: Arc::new(ShutdownInner {
                 requested: AtomicBool::new(false),
-                listener,
-                inherited,
+                public,
+                admin,
+                handed_over: Mutex::new(false),
+                board: board.clone(),
+                health_delay: config.health_delay,
                 wake_tx,
                 wake_rx,
             }),
@@ -209,8 +332,21 @@ impl Server {
             tls,
             access_log,
             local_addr,
+            admin_addr,
+            board,
             shutdown,
         })
+    }
+
+    /// Starts next generations of this server, on its listening sockets
+    /// (see [`Upgrader`]).
+    pub fn upgrader(&self) -> io::Result<Upgrader> {
+        Upgrader::new(self.shutdown.clone())
+    }
+
+    /// The admin listener's address (`/health`, `/metrics`), if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The address the server listens on (with the real port when bound to port 0).
@@ -266,6 +402,7 @@ impl Server {
             self.root.clone(),
             tls,
             self.access_log.clone(),
+            self.board.clone(),
         )
         .map_err(Error::Io)?;
         let mut acceptor = Acceptor {
@@ -308,7 +445,7 @@ struct Acceptor<'a> {
     max_connections: usize,
     /// A connection accepted but not yet placed (at the limit, or every
     /// channel full); while one is held, the kernel backlog holds the rest.
-    held: Option<(TcpStream, SocketAddr, Instant)>,
+    held: Option<Accepted>,
     /// When we last asked a worker to close an idle connection for the
     /// held one: asked once, and again only if that did not free a slot.
     eviction_asked: Option<Instant>,
@@ -325,34 +462,55 @@ struct Acceptor<'a> {
 impl Acceptor<'_> {
     fn run(&mut self) {
         let _nicer = NicerThread::enter(self.nice);
-        let listener = &self.shutdown.inner.listener;
-        let wake = &self.shutdown.inner.wake_rx;
+        let inner = &self.shutdown.inner;
+        let listeners: Vec<(&TcpListener, bool)> = std::iter::once((&inner.public.socket, false))
+            .chain(inner.admin.iter().map(|admin| (&admin.socket, true)))
+            .collect();
+        // Which listeners may have connections queued: all of them at
+        // first, then those the poll reports. They take turns, so a flood
+        // on one never starves the other (health checks under load).
+        let mut ready = vec![true; listeners.len()];
+        let mut turn = 0;
         while !self.shutdown.requested() {
             if self.placed >= BATCH {
                 self.wake_workers();
             }
-            if let Some((stream, peer, accepted)) = self.held.take()
-                && !self.admit(stream, peer, accepted)
+            if let Some(held) = self.held.take()
+                && !self.admit(held)
             {
                 self.pause(BACKOFF);
                 continue;
             }
+            let Some(i) = (0..ready.len())
+                .map(|k| (turn + k) % ready.len())
+                .find(|&i| ready[i])
+            else {
+                // Everything queued is placed: let the workers at it.
+                self.wake_workers();
+                if let Err(err) = wait_readable(&listeners, &inner.wake_rx, &mut ready) {
+                    // Never seen; if poll kept failing, don't spin.
+                    log::debug!("poll on the listeners: {err}");
+                    ready.fill(true);
+                    self.pause(BACKOFF);
+                }
+                continue;
+            };
+            turn = i + 1;
+            let (listener, admin) = listeners[i];
             match accept(listener) {
                 Ok((stream, peer)) => {
                     self.emfile_logged = false;
-                    if !self.admit(stream, peer, Instant::now()) {
+                    let accepted = Accepted {
+                        stream,
+                        peer,
+                        at: Instant::now(),
+                        admin,
+                    };
+                    if !self.admit(accepted) {
                         self.pause(BACKOFF);
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    // Everything queued is placed: let the workers at it.
-                    self.wake_workers();
-                    if let Err(err) = wait_readable(listener, wake) {
-                        // Never seen; if poll kept failing, don't spin.
-                        log::debug!("poll on the listener: {err}");
-                        self.pause(BACKOFF);
-                    }
-                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => ready[i] = false,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     if !self.emfile_logged {
@@ -397,7 +555,7 @@ impl Acceptor<'_> {
     /// At the limit it also asks for the longest-idle keep-alive connection
     /// to be closed, so that a newcomer is not kept waiting by clients that
     /// are doing nothing.
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, accepted: Instant) -> bool {
+    fn admit(&mut self, accepted: Accepted) -> bool {
         if self.pool.open_connections() >= self.max_connections {
             let now = Instant::now();
             if self
@@ -407,10 +565,16 @@ impl Acceptor<'_> {
                 self.pool.evict_idle();
                 self.eviction_asked = Some(now);
             }
-            self.held = Some((stream, peer, accepted));
+            self.held = Some(accepted);
             return false;
         }
-        match self.pool.place(stream, peer, accepted) {
+        let Accepted {
+            stream,
+            peer,
+            at,
+            admin,
+        } = accepted;
+        match self.pool.place(stream, peer, at, admin) {
             Ok(worker) => {
                 self.unwoken[worker] = true;
                 self.placed += 1;
@@ -418,11 +582,25 @@ impl Acceptor<'_> {
                 true
             }
             Err((stream, peer)) => {
-                self.held = Some((stream, peer, accepted));
+                self.held = Some(Accepted {
+                    stream,
+                    peer,
+                    at,
+                    admin,
+                });
                 false
             }
         }
     }
+}
+
+/// A connection taken from a listener.
+struct Accepted {
+    stream: TcpStream,
+    peer: SocketAddr,
+    at: Instant,
+    /// From the admin listener.
+    admin: bool,
 }
 
 /// While it lives, the calling thread runs `--acceptor-nice` steps nicer
@@ -506,20 +684,33 @@ fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
     }
 }
 
-/// Sleeps until the listener has a connection to accept, or is shut down.
-fn wait_readable(listener: &TcpListener, wake: &UnixStream) -> io::Result<()> {
-    let mut pollfds = [listener.as_raw_fd(), wake.as_raw_fd()].map(|fd| libc::pollfd {
-        fd,
+/// Sleeps until a listener has a connection to accept (marked in `ready`),
+/// or is shut down, or `wake` is written to.
+fn wait_readable(
+    listeners: &[(&TcpListener, bool)],
+    wake: &UnixStream,
+    ready: &mut [bool],
+) -> io::Result<()> {
+    let mut pollfds = [libc::pollfd {
+        fd: wake.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
-    });
-    // SAFETY: `pollfds` is two valid, writable pollfds for descriptors open
-    // for the whole call (the listener's and the wake-up socket's).
-    if unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) } < 0 {
+    }; 3];
+    for (pollfd, (listener, _)) in pollfds[1..].iter_mut().zip(listeners) {
+        pollfd.fd = listener.as_raw_fd();
+    }
+    let count = 1 + listeners.len().min(2);
+    // SAFETY: `pollfds[..count]` are valid, writable pollfds for
+    // descriptors open for the whole call (the wake-up socket's and the
+    // listeners').
+    if unsafe { libc::poll(pollfds.as_mut_ptr(), count as libc::nfds_t, -1) } < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
+    }
+    for (ready, pollfd) in ready.iter_mut().zip(&pollfds[1..count]) {
+        *ready = pollfd.revents != 0;
     }
     Ok(())
 }

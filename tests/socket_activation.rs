@@ -13,26 +13,40 @@ use std::process::Command;
 /// The binary, run through `sh` so that `LISTEN_PID` can name the PID the
 /// binary will have (`exec` keeps the shell's), with `fd` as descriptor 3.
 fn activated(fd: RawFd, listen_fds: &str, pid: &str, root: &DocRoot) -> Command {
+    activated_with(&[fd], &format!("LISTEN_FDS={listen_fds}"), pid, root)
+}
+
+/// As [`activated`], with `fds` as descriptors 3, 4, … and `vars` (like
+/// `LISTEN_FDS=2 LISTEN_FDNAMES=http:admin`) in the environment.
+fn activated_with(fds: &[RawFd], vars: &str, pid: &str, root: &DocRoot) -> Command {
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(format!(
-            "LISTEN_PID={pid} LISTEN_FDS={listen_fds} exec \"$0\" \"$@\""
-        ))
+        .arg(format!("LISTEN_PID={pid} {vars} exec \"$0\" \"$@\""))
         .args([BIN, "--workers", "2", "--port", "0"])
         .arg(root.path());
-    // SAFETY: between fork and exec only dup2(2) and fcntl(2), which are
-    // async-signal-safe; `fd` stays open in the parent for the whole spawn.
+    let mut sources = [-1; 2];
+    sources[..fds.len()].copy_from_slice(fds);
+    let count = fds.len();
+    // SAFETY: between fork and exec only fcntl(2) and dup2(2), which are
+    // async-signal-safe, on descriptors that stay open in the parent for
+    // the whole spawn; nothing is allocated.
     unsafe {
         command.pre_exec(move || {
-            // dup2 onto itself keeps close-on-exec set: clear it instead.
-            let rc = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, 3)
-            };
-            if rc < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Copies above the targets first (close-on-exec), so no source
+            // is overwritten before it is copied; dup2 then clears
+            // close-on-exec on each target.
+            let mut copies = [-1; 2];
+            for i in 0..count {
+                copies[i] = libc::fcntl(sources[i], libc::F_DUPFD_CLOEXEC, 3 + count as RawFd);
+                if copies[i] < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, copy) in copies.iter().enumerate().take(count) {
+                if libc::dup2(*copy, 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });
@@ -107,7 +121,17 @@ fn a_descriptor_that_is_not_a_listening_socket_is_one_line_and_exit_1() {
     let cases = [
         (file.as_raw_fd(), "1", "is not a listening TCP socket"),
         (connected.as_raw_fd(), "1", "is not a listening TCP socket"),
-        (connected_to.as_raw_fd(), "2", "LISTEN_FDS=2: expected 1"),
+        (
+            connected_to.as_raw_fd(),
+            "3",
+            "LISTEN_FDS=3: expected 1 or 2",
+        ),
+        // Two announced, one passed: descriptor 4 is not open.
+        (
+            connected_to.as_raw_fd(),
+            "2",
+            "descriptor 4 is not a listening TCP socket",
+        ),
     ];
     for (fd, count, says) in cases {
         let mut command = activated(fd, count, "$$", &root);
@@ -120,5 +144,60 @@ fn a_descriptor_that_is_not_a_listening_socket_is_one_line_and_exit_1() {
             lines[0].starts_with("error: ") && lines[0].contains(says),
             "{stderr}"
         );
+    }
+}
+
+#[test]
+fn an_admin_socket_named_in_listen_fdnames_serves_health() {
+    let root = site();
+    let public = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin_addr = admin.local_addr().unwrap();
+    // The admin socket first: the names say which is which, not the order.
+    let fds = [admin.as_raw_fd(), public.as_raw_fd()];
+    let vars = "LISTEN_FDS=2 LISTEN_FDNAMES=admin:web";
+    let mut server = Server::start_command(activated_with(&fds, vars, "$$", &root));
+    assert_eq!(server.addr(), public.local_addr().unwrap());
+    assert_eq!(server.get("/a.txt").body_text(), "alpha\n");
+    let health = Client::connect(admin_addr).get("/health");
+    assert_eq!((health.status, health.body_text().as_str()), (200, "ok\n"));
+    server.assert_exits_0_on_sigint("on two inherited sockets");
+    // Both stay listening for the next process.
+    let mut between = Client::connect(admin_addr);
+    between.send(get_request("/health").as_bytes());
+    let _next = Server::start_command(activated_with(&fds, vars, "$$", &root));
+    assert_eq!(between.read_response().status, 200);
+}
+
+#[test]
+fn two_public_sockets_or_only_an_admin_one_are_refused() {
+    let root = site();
+    let one = TcpListener::bind("127.0.0.1:0").unwrap();
+    let two = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fds = [one.as_raw_fd(), two.as_raw_fd()];
+    let cases = [
+        (
+            &fds[..],
+            "LISTEN_FDS=2 LISTEN_FDNAMES=web:web",
+            "two public sockets",
+        ),
+        (&fds[..], "LISTEN_FDS=2", "two public sockets"),
+        (
+            &fds[..1],
+            "LISTEN_FDS=1 LISTEN_FDNAMES=admin",
+            "the public one is missing",
+        ),
+    ];
+    for (fds, vars, says) in cases {
+        let out = activated_with(fds, vars, "$$", &root)
+            .output()
+            .expect("run the binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{vars}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{vars}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{vars}: {stderr}");
     }
 }

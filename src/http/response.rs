@@ -30,6 +30,7 @@ pub enum Status {
     HeaderFieldsTooLarge,
     InternalServerError,
     NotImplemented,
+    ServiceUnavailable,
     VersionNotSupported,
 }
 
@@ -53,6 +54,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
             Status::VersionNotSupported => 505,
         }
     }
@@ -76,6 +78,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }
@@ -176,6 +179,16 @@ impl Reply {
         reply.payload = Payload::Bytes(
             b"400 Bad Request: this port speaks HTTPS. Use https:// instead of http://.\n".to_vec(),
         );
+        reply
+    }
+
+    /// A generated plain-text answer that no cache keeps (the admin
+    /// listener's health and metrics).
+    pub fn text(status: Status, content_type: &'static str, body: Vec<u8>) -> Reply {
+        let mut reply = Reply::error(status);
+        reply.content_type = Some(Cow::Borrowed(content_type));
+        reply.cache_control = Some("no-store");
+        reply.payload = Payload::Bytes(body);
         reply
     }
 

@@ -1,0 +1,345 @@
+//! Live upgrade (SIGUSR2): the server starts a new generation of itself on
+//! the same listening sockets, waits until it is ready, then drains; a
+//! failed start leaves the old generation serving as if nothing happened.
+
+mod common;
+
+use common::tls::Https;
+use common::*;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+const BIG: usize = 64 * 1024 * 1024;
+const LOOPERS: usize = 50;
+
+/// A process this test started indirectly (a new generation, whose parent
+/// is the server): sent SIGKILL on drop if still there.
+struct Generation {
+    pid: u32,
+}
+
+impl Generation {
+    fn running(&self) -> bool {
+        // A process that exited but was not reaped yet (its parent, init,
+        // may be slow) shows as a zombie.
+        fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) has no memory-safety preconditions; the PID is a
+        // process this test started (checked running just before).
+        if self.running() {
+            unsafe { libc::kill(self.pid as libc::pid_t, sig) };
+        }
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
+}
+
+fn read_pid(pid_file: &Path) -> Option<u32> {
+    fs::read_to_string(pid_file).ok()?.trim().parse().ok()
+}
+
+/// Waits until the PID file names a process other than `old`.
+fn wait_new_pid(pid_file: &Path, old: u32) -> Generation {
+    let mut pid = None;
+    let changed = poll_until(Duration::from_secs(20), || {
+        pid = read_pid(pid_file).filter(|&p| p != old);
+        pid.is_some()
+    });
+    assert!(changed, "the PID file still names {old}");
+    Generation { pid: pid.unwrap() }
+}
+
+/// The admin address from the `Health and metrics at http://ADDR/health …` line.
+fn admin_addr(server: &Server) -> SocketAddr {
+    assert!(server.wait_stderr(IO_TIMEOUT, "Health and metrics at", 1));
+    let line = server
+        .stderr_lines()
+        .into_iter()
+        .find(|l| l.starts_with("Health and metrics at"))
+        .unwrap();
+    let rest = line.trim_start_matches("Health and metrics at http://");
+    rest[..rest.find('/').unwrap()].parse().unwrap()
+}
+
+/// What the looping keep-alive clients saw.
+#[derive(Default)]
+struct Tally {
+    answered: AtomicU64,
+    failures: Mutex<Vec<String>>,
+}
+
+/// Asks for `/a.txt` over and over on a keep-alive connection, reconnecting
+/// when an answer says `Connection: close`, until `stop`. Anything else (an
+/// error, a short answer, a refused connection) is a failure.
+fn keep_asking(addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
+    let mut client = None;
+    while !stop.load(Ordering::SeqCst) {
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match Client::try_connect(addr) {
+                Ok(c) => client.insert(c),
+                Err(err) => {
+                    tally
+                        .failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("connect: {err}"));
+                    return;
+                }
+            },
+        };
+        let answer = c
+            .try_send(get_request("/a.txt").as_bytes())
+            .and_then(|()| c.try_read_response(false));
+        match answer {
+            Ok(resp) if resp.status == 200 && resp.body == b"alpha\n" => {
+                tally.answered.fetch_add(1, Ordering::Relaxed);
+                if resp.connection_has("close") {
+                    client = None;
+                }
+            }
+            Ok(resp) => {
+                tally.failures.lock().unwrap().push(format!("{resp:?}"));
+                return;
+            }
+            Err(err) => {
+                tally
+                    .failures
+                    .lock()
+                    .unwrap()
+                    .push(format!("request: {err}"));
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    let big = pseudo_random(BIG, 7);
+    root.file("big.bin", &big);
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let pid_arg = pid_file.to_str().unwrap();
+    let args = ["--pid-file", pid_arg, "--admin", "127.0.0.1:0", "-q"];
+    let mut server = Server::start(root.path(), &args);
+    let (addr, admin) = (server.addr(), admin_addr(&server));
+    let old = server.pid();
+    assert_eq!(read_pid(&pid_file), Some(old));
+
+    // A download that will still be running when the old generation hands
+    // over: 1 MiB read now, the rest once the new generation is serving.
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let download = thread::spawn(move || {
+        let mut client = Client::connect(addr);
+        client.send(get_request("/big.bin").as_bytes());
+        let head = client.read_response_head().unwrap();
+        assert_eq!(head.content_length(), Some(BIG as u64));
+        let mut body = vec![0u8; BIG];
+        client.read_exact(&mut body[..1 << 20]).unwrap();
+        started_tx.send(()).unwrap();
+        go_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        let mut at = 1 << 20;
+        while at < BIG {
+            let n = client
+                .read_some(&mut body[at..(at + 256 * 1024).min(BIG)])
+                .unwrap();
+            assert!(n > 0, "the download was cut at {at} bytes");
+            at += n;
+            thread::sleep(Duration::from_millis(2));
+        }
+        body
+    });
+    started.recv_timeout(Duration::from_secs(30)).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let loopers: Vec<_> = (0..LOOPERS)
+        .map(|_| {
+            let (stop, tally) = (stop.clone(), tally.clone());
+            thread::spawn(move || keep_asking(addr, &stop, &tally))
+        })
+        .collect();
+    assert!(poll_until(Duration::from_secs(20), || {
+        tally.answered.load(Ordering::Relaxed) >= 500
+    }));
+
+    server.send_signal(libc::SIGUSR2);
+    let new = wait_new_pid(&pid_file, old);
+    assert!(server.wait_stderr(IO_TIMEOUT, "handing over to it", 1));
+    go.send(()).unwrap();
+    // The old generation drains: its download completes, then it exits 0.
+    let body = download.join().expect("the download");
+    assert!(body == big, "the download differs from the file");
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .expect("the old generation exits after its drain");
+    assert_eq!(status.code(), Some(0), "{:?}", server.stderr_lines());
+
+    // The clients go on, now answered by the new generation alone.
+    let before = tally.answered.load(Ordering::Relaxed);
+    assert!(poll_until(Duration::from_secs(20), || {
+        tally.answered.load(Ordering::Relaxed) >= before + 500
+    }));
+    stop.store(true, Ordering::SeqCst);
+    for looper in loopers {
+        looper.join().unwrap();
+    }
+    let failures = tally.failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    // The new generation serves both listeners, and its PID file stays.
+    assert!(new.running());
+    assert_eq!(Client::connect(addr).get("/a.txt").status, 200);
+    let health = Client::connect(admin).get("/health");
+    assert_eq!((health.status, health.body_text().as_str()), (200, "ok\n"));
+    new.signal(libc::SIGTERM);
+    assert!(poll_until(Duration::from_secs(10), || !new.running()));
+    assert!(!pid_file.exists(), "the new generation left its PID file");
+}
+
+/// The binary copied to `dir`, so that the test can replace it there.
+fn own_copy(dir: &Path) -> PathBuf {
+    let path = dir.join("simple-web-server");
+    fs::copy(BIN, &path).unwrap();
+    path
+}
+
+/// Puts a shell script at `path` in one rename, as an upgrade would put a
+/// new binary (the running one is never written to).
+fn replace_with_script(path: &Path, script: &str) {
+    let tmp = path.with_extension("new");
+    fs::write(&tmp, format!("#!/bin/sh\n{script}\n")).unwrap();
+    let mut perms = fs::metadata(&tmp).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&tmp, perms).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_failed_upgrade_leaves_the_old_generation_serving() {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = own_copy(dir.path());
+    let pid_file = dir.path().join("server.pid");
+    let mut command = Command::new(&binary);
+    command
+        .args(["--port", "0", "--workers", "2", "-q", "--pid-file"])
+        .arg(&pid_file)
+        .arg(root.path());
+    let mut server = Server::start_command(command);
+    let mut kept = server.client();
+    assert_eq!(kept.get("/a.txt").status, 200);
+
+    // A new binary that exits 1, slowly enough for a second SIGUSR2 to
+    // come while the first upgrade waits for it.
+    replace_with_script(&binary, "sleep 1; exit 1");
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(IO_TIMEOUT, "upgrade: starting a new generation", 1));
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(
+        IO_TIMEOUT,
+        "SIGUSR2 ignored: an upgrade is already in progress",
+        1
+    ));
+    assert!(server.wait_stderr(IO_TIMEOUT, "exited (exit status: 1) before it was ready", 1));
+    assert!(server.wait_stderr(IO_TIMEOUT, "still serving", 1));
+
+    // No binary at all.
+    fs::remove_file(&binary).unwrap();
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(IO_TIMEOUT, "cannot start the new generation", 1));
+
+    // Nothing changed: the same process serves, on old and new connections.
+    assert_eq!(kept.get("/a.txt").status, 200);
+    assert_eq!(server.get("/a.txt").status, 200);
+    assert_eq!(read_pid(&pid_file), Some(server.pid()));
+    assert_eq!(server.stderr_count("shutting down"), 0);
+    server.assert_exits_0_on_sigint("after failed upgrades");
+    assert!(!pid_file.exists());
+}
+
+#[test]
+fn an_upgrade_hands_over_an_https_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let mut https = Https::start(&["--pid-file", pid_file.to_str().unwrap()]);
+    let old = https.server.pid();
+    let mut before = https.client();
+    assert_eq!(before.get("/a.txt").body_text(), "alpha\n");
+
+    https.server.send_signal(libc::SIGUSR2);
+    let new = wait_new_pid(&pid_file, old);
+    // The old generation answers what was open until its drain says
+    // `Connection: close`, then exits.
+    assert!(
+        https
+            .server
+            .wait_stderr(IO_TIMEOUT, "handing over to it", 1)
+    );
+    let mut closed = false;
+    for _ in 0..1000 {
+        let resp = before.get("/a.txt");
+        assert_eq!(resp.status, 200);
+        if resp.connection_has("close") {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "the old generation never closed a connection it drains"
+    );
+    let status = https
+        .server
+        .wait_exit(Duration::from_secs(20))
+        .expect("old exits");
+    assert_eq!(status.code(), Some(0));
+    // The new one speaks TLS on the same socket, with the same certificate.
+    assert_eq!(https.client().get("/a.txt").body_text(), "alpha\n");
+    drop(new);
+}
+
+#[test]
+fn sigusr2_while_shutting_down_is_ignored() {
+    let root = DocRoot::new();
+    root.file("big.bin", pseudo_random(8 * 1024 * 1024, 3));
+    let mut server = Server::start(root.path(), &[]);
+    // A download the client never reads keeps the drain going.
+    let mut stalled = server.client();
+    stalled.send(get_request("/big.bin").as_bytes());
+    stalled.read_response_head().unwrap();
+    server.send_signal(libc::SIGINT);
+    assert!(server.wait_stderr(IO_TIMEOUT, "shutting down", 1));
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(
+        IO_TIMEOUT,
+        "SIGUSR2 ignored: this server is shutting down",
+        1
+    ));
+    assert!(stalled.wait_closed(Duration::from_secs(20)));
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
