@@ -254,9 +254,7 @@ fn main() -> ExitCode {
     if let Some(admin) = server.admin_addr() {
         eprintln!("Health and metrics at http://{admin}/health and http://{admin}/metrics");
     }
-    if let Some(ready) = ready {
-        ready.send();
-    }
+    ready.send();
 
     match server.run() {
         Ok(summary) => {

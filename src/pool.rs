@@ -587,7 +587,7 @@ impl Worker {
         if let Some(conn) = self.conns.try_remove(key)
             && conn.is_handshaking()
         {
-            
+            self.metrics.tls_handshake_failures += 1;
         }
     }
 

@@ -373,16 +373,28 @@ impl Exec {
     }
 }
 
-/// In a new generation: the channel to say "ready" on, passed by the
-/// previous generation through [`READY_FD_VAR`] (with `LISTEN_PID` naming
-/// this process). Taken once, at start-up.
+/// Whom to tell that the server is ready: the previous generation, when
+/// this one was started by an upgrade (through [`READY_FD_VAR`], with
+/// `LISTEN_PID` naming this process), and systemd, when it asks
+/// (`NOTIFY_SOCKET`, for `Type=notify` units). Taken once, at start-up.
 pub struct ReadyNotice {
-    channel: UnixStream,
+    /// To the previous generation.
+    channel: Option<UnixStream>,
+    /// systemd's notification socket.
+    systemd: Option<OsString>,
 }
 
 impl ReadyNotice {
-    /// The channel this process was given, if it was started by an upgrade.
-    pub fn take() -> Option<ReadyNotice> {
+    /// Takes the channel this process was given, if any, and notes
+    /// systemd's socket.
+    pub fn take() -> ReadyNotice {
+        ReadyNotice {
+            channel: Self::take_channel(),
+            systemd: std::env::var_os("NOTIFY_SOCKET"),
+        }
+    }
+
+    fn take_channel() -> Option<UnixStream> {
         static TAKEN: AtomicBool = AtomicBool::new(false);
         if !listener::for_this_process() || TAKEN.swap(true, Ordering::SeqCst) {
             return None;
@@ -412,14 +424,38 @@ impl ReadyNotice {
         let channel = unsafe { UnixStream::from_raw_fd(fd) };
         // SAFETY: fcntl on the channel's own open descriptor.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        Some(ReadyNotice { channel })
+        Some(channel)
     }
 
-    /// Tells the previous generation that this one serves: it stops
-    /// accepting and drains.
-    pub fn send(mut self) {
-        if let Err(err) = self.channel.write_all(READY_MESSAGE) {
+    /// Says that this process serves: the previous generation stops
+    /// accepting and drains; systemd takes this process as the service's
+    /// main one (`MAINPID`, so an upgraded service is not taken for a
+    /// stopped one when the old process exits; the unit needs
+    /// `NotifyAccess=all`).
+    pub fn send(self) {
+        if let Some(path) = &self.systemd {
+            let state = format!("MAINPID={}\nREADY=1\n", std::process::id());
+            if let Err(err) = notify_systemd(path, state.as_bytes()) {
+                log::warn!("cannot notify systemd at {}: {err}", path.to_string_lossy());
+            }
+        }
+        if let Some(mut channel) = self.channel
+            && let Err(err) = channel.write_all(READY_MESSAGE)
+        {
             log::warn!("cannot tell the previous generation that we are ready: {err}");
         }
     }
+}
+
+/// One datagram to systemd's notification socket: a path, or an abstract
+/// name written `@name`.
+fn notify_systemd(path: &std::ffi::OsStr, state: &[u8]) -> io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let addr = match path.as_bytes() {
+        [b'@', name @ ..] => SocketAddr::from_abstract_name(name)?,
+        _ => SocketAddr::from_pathname(path)?,
+    };
+    UnixDatagram::unbound()?.send_to_addr(state, &addr)?;
+    Ok(())
 }

@@ -343,3 +343,35 @@ fn sigusr2_while_shutting_down_is_ignored() {
     let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn systemd_hears_ready_and_the_new_main_pid() {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    systemd.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let args = ["--pid-file", pid_file.to_str().unwrap()];
+    let mut server =
+        Server::start_with_env(root.path(), &args, &[("NOTIFY_SOCKET", socket.as_os_str())]);
+    let mut buf = [0u8; 256];
+    let mut next_message = || {
+        let n = systemd.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(
+        next_message(),
+        format!("MAINPID={}\nREADY=1\n", server.pid())
+    );
+
+    server.send_signal(libc::SIGUSR2);
+    let new = wait_new_pid(&pid_file, server.pid());
+    assert_eq!(next_message(), format!("MAINPID={}\nREADY=1\n", new.pid));
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("old exits");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(Client::connect(server.addr()).get("/a.txt").status, 200);
+}

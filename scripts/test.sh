@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs all the tests: first installs what they need beyond a Rust toolchain,
+# then `cargo test` (any arguments are passed on to it).
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh --test admin    # one file
+#
+# Needed from the system: `promtool` (Debian package `prometheus`), which
+# tests/admin.rs runs on the server's /metrics. A test that needs a tool that
+# is missing fails and names this script; it never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+
+if ((${#missing[@]})); then
+    echo "installing ${missing[*]} for the tests (apt-get)" >&2
+    sudo=()
+    if [[ $(id -u) != 0 ]]; then
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+exec cargo test "$@"
