@@ -469,9 +469,9 @@ impl Conn {
             return Err(io::Error::other("input buffer full"));
         }
         let wanted = space.len();
-        let handshaking = self.transport.is_handshaking();
+        let handshaking = self.transport.handshake_pending();
         let read = self.transport.read(space);
-        if handshaking && !self.transport.is_handshaking() {
+        if handshaking && !self.transport.handshake_pending() {
             ctx.metrics.tls_handshakes += 1;
         }
         match read {

@@ -5,7 +5,10 @@
 //! its own `mio::Poll`, never blocking on a client. With [`Config::tls`]
 //! set, every connection speaks HTTPS (rustls), its handshake run by its
 //! worker like any other read and write; [`ReloadHandle`] swaps the
-//! certificate while the server runs. See `README.md`, "How it works".
+//! certificate while the server runs. With [`Config::admin`], a second
+//! listener answers `/health` and `/metrics`. [`Server::upgrader`] starts
+//! a next generation of the process on the same sockets and hands over to
+//! it. See `README.md`, "How it works".
 //!
 //! ```no_run
 //! use simple_web_server::{Config, Server};

@@ -225,7 +225,7 @@ impl Board {
             o,
             "sws_connections",
             "gauge",
-            "Open connections, by what they wait for.",
+            "Open connections (the admin listener's too), by what they wait for.",
         );
         for wait in Wait::ALL {
             let state = match wait {
@@ -245,7 +245,7 @@ impl Board {
             o,
             "sws_worker_connections",
             "gauge",
-            "Open connections, by worker.",
+            "Open connections (the admin listener's too), by worker.",
         );
         for (i, m) in slots.iter().enumerate() {
             sample(

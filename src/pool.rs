@@ -430,7 +430,13 @@ impl Worker {
             self.serve(key, now, |conn, ctx| conn.drive(false, ctx));
         }
         while let Some((key, wait)) = self.deadlines.pop_expired(now) {
-            self.metrics.expired[wait.index()] += 1;
+            let admin = self.conns.get(key).is_some_and(Conn::is_admin);
+            let metrics = if admin {
+                &mut self.admin_metrics
+            } else {
+                &mut self.metrics
+            };
+            metrics.expired[wait.index()] += 1;
             self.serve(key, now, |conn, ctx| conn.expire(ctx));
         }
         self.evict_idle(now);

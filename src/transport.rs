@@ -150,6 +150,15 @@ impl Transport {
         }
     }
 
+    /// A TLS handshake has not completed yet (also before the client's
+    /// first byte): a read that makes this false completed one.
+    pub fn handshake_pending(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(tls) => tls.tls.is_handshaking(),
+        }
+    }
+
     /// A TLS handshake is under way: the client has sent something and
     /// will send a request next, so it is not idle.
     pub fn is_handshaking(&self) -> bool {

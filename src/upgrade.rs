@@ -374,7 +374,7 @@ impl Exec {
 }
 
 /// Whom to tell that the server is ready: the previous generation, when
-/// this one was started by an upgrade (through [`READY_FD_VAR`], with
+/// this one was started by an upgrade (through `SIMPLE_WEB_SERVER_READY_FD`, with
 /// `LISTEN_PID` naming this process), and systemd, when it asks
 /// (`NOTIFY_SOCKET`, for `Type=notify` units). Taken once, at start-up.
 pub struct ReadyNotice {
