@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
+use crate::compress::CompressLevel;
 use crate::tls::TlsSource;
 
 /// The longest any timeout may be (one day): deadlines are computed as
@@ -54,6 +55,13 @@ pub struct Config {
     pub cache_control: Option<String>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
+    /// Compress text-like files on the fly (brotli, zstd, gzip), once per
+    /// file version, at these levels; `Off` turns it off.
+    pub compress: CompressLevel,
+    /// Files smaller than this are sent as they are.
+    pub compress_min_size: u64,
+    /// Bytes of compressed variants kept, all workers together.
+    pub compress_cache_size: u64,
     /// How many nice steps (0 to [`MAX_ACCEPTOR_NICE`]) below the workers
     /// the acceptor runs, so that it yields to them and to clients on the
     /// same machine and takes new connections in batches. `Server::run`
@@ -96,6 +104,9 @@ impl Config {
             log_format: LogFormat::Common,
             cache_control: None,
             precompressed: false,
+            compress: CompressLevel::Default,
+            compress_min_size: 1024,
+            compress_cache_size: 64 * 1024 * 1024,
             acceptor_nice: 10,
             proxy_protocol: false,
             tls: None,

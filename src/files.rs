@@ -13,13 +13,15 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
+use crate::compress::{self, Compressor, Key};
 use crate::http::{Reply, Request, Status};
-use crate::representation::{Variant, Variants};
+use crate::representation::{self, Variant, Variants};
 
 /// A listing shows at most this many entries, so one huge directory cannot
 /// stall its worker's other connections for long.
@@ -66,6 +68,22 @@ pub struct Root {
     show_hidden: bool,
     /// Look for `FILE.br` and `FILE.gz` beside `FILE` (`--precompressed`).
     precompressed: bool,
+    /// Compression on the fly, unless `--compress off`.
+    compression: Option<Compression>,
+}
+
+/// Compression on the fly: the shared cache, and the smallest file worth it.
+struct Compression {
+    compressor: Arc<Compressor>,
+    min_size: u64,
+}
+
+impl std::fmt::Debug for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compression")
+            .field("min_size", &self.min_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Root {
@@ -84,7 +102,18 @@ impl Root {
             dir,
             show_hidden,
             precompressed,
+            compression: None,
         })
+    }
+
+    /// Compresses compressible files of at least `min_size` bytes on the
+    /// fly, keeping the variants in `compressor`'s cache.
+    pub fn with_compression(mut self, compressor: Arc<Compressor>, min_size: u64) -> Root {
+        self.compression = Some(Compression {
+            compressor,
+            min_size,
+        });
+        self
     }
 
     /// Answers a GET or HEAD, from `cache` when it holds a fresh answer.
@@ -103,7 +132,11 @@ impl Root {
                 },
                 Found::Reply(reply) => return reply,
                 Found::Listing(listing) => {
-                    let mut reply = listing.respond(&request.conditions);
+                    let accept = request.conditions.accept_encoding.as_deref();
+                    let mut reply = match self.compressed_page(&listing, accept) {
+                        Some(encoded) => encoded.respond(&request.conditions),
+                        None => listing.respond(&request.conditions),
+                    };
                     // A listing changes whenever the directory does: caches
                     // may keep it, but must ask (its ETag makes that cheap).
                     reply.cache_control = Some("no-cache");
@@ -111,12 +144,60 @@ impl Root {
                 }
             },
         };
-        let variant = if self.precompressed {
-            variants.choose(request.conditions.accept_encoding.as_deref())
-        } else {
-            &variants.identity
+        let accept = request.conditions.accept_encoding.as_deref();
+        self.pick(&variants, accept).respond(&request.conditions)
+    }
+
+    /// The variant to send: a precompressed sidecar if there is one the
+    /// client takes, else a variant compressed on the fly if it is ready
+    /// (or small enough to compress now), else the file as it is.
+    fn pick<'v>(&self, variants: &'v Variants, accept: Option<&str>) -> &'v Variant {
+        if self.precompressed {
+            let chosen = variants.choose(accept);
+            if !std::ptr::eq(chosen, &variants.identity) {
+                return chosen;
+            }
+        }
+        let (Some(compression), Some(meta)) = (&self.compression, &variants.compressible) else {
+            return &variants.identity;
         };
-        variant.respond(&request.conditions)
+        let Some(coding) = representation::negotiate(accept) else {
+            return &variants.identity;
+        };
+        let slot = &variants.encoded[coding.index()];
+        if let Some(variant) = slot.get() {
+            return variant;
+        }
+        let identity = &variants.identity;
+        let len = identity.representation.len;
+        match compression
+            .compressor
+            .get(Key::new(meta, coding), len, || identity.source())
+        {
+            Some(bytes) => slot.get_or_init(|| identity.encoded(coding, bytes)),
+            None => identity,
+        }
+    }
+
+    /// A listing compressed for this client, when it is worth it.
+    fn compressed_page(&self, listing: &Variant, accept: Option<&str>) -> Option<Variant> {
+        let compression = self.compression.as_ref()?;
+        if !listing.representation.varies {
+            return None;
+        }
+        let coding = representation::negotiate(accept)?;
+        let crate::representation::Body::Inline(page) = &listing.body else {
+            return None;
+        };
+        let bytes = compression.compressor.compress_page(coding, page)?;
+        Some(listing.encoded(coding, bytes.into()))
+    }
+
+    /// Whether a representation of this type and size is compressed on the fly.
+    fn compresses(&self, content_type: &str, len: u64) -> bool {
+        self.compression.as_ref().is_some_and(|c| {
+            (c.min_size..=compress::MAX_SIZE).contains(&len) && compress::compressible(content_type)
+        })
     }
 
     /// Looks a target up: a regular file to serve, or the answer for a
@@ -166,10 +247,15 @@ impl Root {
             };
         }
         match self.listing(&file, &resolved) {
-            Ok(page) => Found::Listing(Variant::generated(
-                page.into_bytes(),
-                Cow::Borrowed("text/html; charset=utf-8"),
-            )),
+            Ok(page) => {
+                let content_type = "text/html; charset=utf-8";
+                let varies = self.compresses(content_type, page.len() as u64);
+                Found::Listing(Variant::generated(
+                    page.into_bytes(),
+                    Cow::Borrowed(content_type),
+                    varies,
+                ))
+            }
             Err(err) => Found::Reply(Reply::error(status_for(&err))),
         }
     }
@@ -191,7 +277,8 @@ impl Root {
         } else {
             (None, None)
         };
-        let varies = brotli.is_some() || gzip.is_some();
+        let compressible = self.compresses(&content_type, meta.len());
+        let varies = brotli.is_some() || gzip.is_some() || compressible;
         let load = |found: Option<(File, fs::Metadata)>, encoding| {
             found
                 .map(|(file, meta)| {
@@ -203,6 +290,8 @@ impl Root {
             brotli: load(brotli, "br")?,
             gzip: load(gzip, "gzip")?,
             identity: Variant::load(file, meta, content_type.clone(), None, varies)?,
+            compressible: compressible.then(|| meta.clone()),
+            encoded: Default::default(),
         })
     }
 

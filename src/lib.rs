@@ -25,6 +25,7 @@
 
 mod access_log;
 mod admin;
+mod compress;
 mod config;
 mod conn;
 mod deadlines;
@@ -44,6 +45,7 @@ mod transport;
 mod upgrade;
 
 pub use crate::access_log::LogFormat;
+pub use crate::compress::CompressLevel;
 pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};

@@ -14,8 +14,8 @@ use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
 use simple_web_server::{
-    Config, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle, TlsSource, UpgradeError,
-    Upgrader,
+    CompressLevel, Config, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle, TlsSource,
+    UpgradeError, Upgrader,
 };
 
 /// Usage errors (bad flags or values).
@@ -76,6 +76,20 @@ struct Args {
     /// Serve FILE.br / FILE.gz in place of FILE to clients that accept them.
     #[arg(long)]
     precompressed: bool,
+
+    /// Compress text-like files on the fly, once per file version: off,
+    /// fast, default or best.
+    #[arg(long, value_name = "LEVEL", default_value = "default")]
+    compress: CompressLevel,
+
+    /// Files smaller than this are not compressed (bytes; K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "1K", value_parser = parse_size)]
+    compress_min_size: u64,
+
+    /// Compressed variants kept in memory, all workers together (bytes;
+    /// K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    compress_cache_size: u64,
 
     /// Nice steps the acceptor runs below the workers (0 to 19), so it
     /// yields to them and to clients on the same machine.
@@ -149,6 +163,9 @@ impl Args {
         config.show_hidden = self.show_hidden;
         config.cache_control = self.cache_control.clone();
         config.precompressed = self.precompressed;
+        config.compress = self.compress;
+        config.compress_min_size = self.compress_min_size;
+        config.compress_cache_size = self.compress_cache_size;
         config.acceptor_nice = self.acceptor_nice;
         config.access_log = !self.quiet;
         config.access_log_file = self.access_log.clone();
@@ -320,6 +337,26 @@ fn remove_pid_file(path: &Path) {
     if std::fs::read_to_string(path).is_ok_and(|content| content == ours) {
         let _ = std::fs::remove_file(path);
     }
+}
+
+/// A size in bytes, with an optional binary suffix: `1024`, `1K`, `64M`, `1G`.
+fn parse_size(value: &str) -> Result<u64, String> {
+    let expected = || "expected a number of bytes, like 1024, 64K, 64M or 1G".to_owned();
+    let (digits, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => value.split_at(at),
+        None => (value, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        _ => return Err(expected()),
+    };
+    let number: u64 = digits.parse().map_err(|_| expected())?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| "too large".to_owned())
 }
 
 /// A header value must be visible ASCII and spaces: no CR/LF (no header

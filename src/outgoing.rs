@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access_log::{Entry, Logged};
@@ -92,7 +93,7 @@ enum Part {
 enum Memory {
     Owned(Vec<u8>),
     Shared {
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         range: Range<usize>,
     },
 }

@@ -4,6 +4,7 @@
 //! `multipart/byteranges`) requests.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -12,6 +13,9 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::compress::{Coding, Source};
 
 use crate::http::{self, Conditions, Payload, Precondition, Ranges, Reply, Representation, Status};
 
@@ -19,11 +23,18 @@ use crate::http::{self, Conditions, Payload, Precondition, Ranges, Reply, Repres
 /// go out with the response head in one `write`.
 pub const INLINE_BODY: u64 = 128 * 1024;
 
-/// A file's representations: as it is, and precompressed beside it.
+/// A file's representations: as it is, precompressed beside it, and
+/// compressed on the fly.
 pub struct Variants {
     pub identity: Variant,
     pub brotli: Option<Variant>,
     pub gzip: Option<Variant>,
+    /// The file's metadata when it is to be compressed on the fly (a
+    /// compressible type and size): what its variants are cached under.
+    pub compressible: Option<fs::Metadata>,
+    /// Variants compressed on the fly that this worker has found ready
+    /// (shared bytes), by [`Coding::index`].
+    pub encoded: [OnceCell<Variant>; 3],
 }
 
 /// One representation: its headers and where its bytes are.
@@ -34,8 +45,9 @@ pub struct Variant {
 
 /// Where a representation's bytes are.
 pub enum Body {
-    /// Small: read once, kept in memory.
-    Inline(Rc<[u8]>),
+    /// Small, or compressed: in memory (a compressed variant's bytes are
+    /// shared by all workers).
+    Inline(Arc<[u8]>),
     /// Large: sent from this descriptor with `sendfile`.
     Descriptor(Rc<File>),
 }
@@ -112,9 +124,39 @@ impl Variant {
         })
     }
 
+    /// The same representation encoded with `coding`: its own length and
+    /// strong ETag (this one's with the coding as a suffix, so a `304` or
+    /// an `If-Range` matches only this variant).
+    pub fn encoded(&self, coding: Coding, bytes: Arc<[u8]>) -> Variant {
+        let rep = &self.representation;
+        let etag = rep.etag.trim_end_matches('"');
+        let representation = Rc::new(Representation {
+            content_type: rep.content_type.clone(),
+            content_encoding: Some(coding.token()),
+            varies: true,
+            etag: format!("{etag}-{}\"", coding.token()),
+            modified: rep.modified,
+            last_modified: rep.last_modified.clone(),
+            len: bytes.len() as u64,
+        });
+        Variant {
+            representation,
+            body: Body::Inline(bytes),
+        }
+    }
+
+    /// Where a compression thread can read this representation's bytes.
+    pub fn source(&self) -> io::Result<Source> {
+        Ok(match &self.body {
+            Body::Inline(bytes) => Source::Bytes(bytes.to_vec()),
+            Body::Descriptor(file) => Source::File(file.try_clone()?, self.representation.len),
+        })
+    }
+
     /// A generated page (a directory listing) as a representation, with a
     /// strong ETag from its content, so conditionals and ranges work on it.
-    pub fn generated(page: Vec<u8>, content_type: Cow<'static, str>) -> Variant {
+    /// `varies`: it may also be sent compressed.
+    pub fn generated(page: Vec<u8>, content_type: Cow<'static, str>, varies: bool) -> Variant {
         // SipHash with fixed keys: the same page gets the same tag in every
         // worker and every run.
         let mut hasher = std::hash::DefaultHasher::new();
@@ -122,7 +164,7 @@ impl Variant {
         let representation = Rc::new(Representation {
             content_type,
             content_encoding: None,
-            varies: false,
+            varies,
             etag: format!("\"p-{:x}-{:016x}\"", page.len(), hasher.finish()),
             modified: None,
             last_modified: None,
@@ -260,9 +302,34 @@ fn boundary() -> String {
     out
 }
 
+/// The coding to compress with for an `Accept-Encoding` (RFC 9110
+/// §12.5.3): the acceptable one with the highest q-value, brotli, then
+/// zstd, then gzip among equals; `None` (identity) when none is
+/// acceptable or the client ranks identity higher. Identity is acceptable
+/// unless excluded (`identity;q=0`, or `*;q=0` without it), and even then
+/// it is what is sent when nothing else is (never a `406`).
+pub fn negotiate(accept_encoding: Option<&str>) -> Option<Coding> {
+    let accept = accept_encoding?;
+    let (q, coding) = Coding::ALL
+        .into_iter()
+        .map(|coding| (quality(accept, coding.token()), coding))
+        .filter(|(q, _)| *q > 0)
+        // max_by_key keeps the last of equals: reversed, the first wins.
+        .rev()
+        .max_by_key(|(q, _)| *q)?;
+    let identity = stated_quality(accept, "identity").unwrap_or(1000);
+    (q >= identity).then_some(coding)
+}
+
 /// The q-value (in thousandths) `Accept-Encoding` gives `coding`: its own
 /// entry, else `*`, else 0 (not acceptable).
 fn quality(accept: &str, coding: &str) -> u16 {
+    stated_quality(accept, coding).unwrap_or(0)
+}
+
+/// The q-value `Accept-Encoding` states for `coding`, by name or through
+/// `*`; `None` when it says nothing about it.
+fn stated_quality(accept: &str, coding: &str) -> Option<u16> {
     let mut wildcard = None;
     for member in accept.split(',') {
         let mut params = member.split(';');
@@ -273,13 +340,13 @@ fn quality(accept: &str, coding: &str) -> u16 {
             .next()
             .unwrap_or(1000);
         if name.eq_ignore_ascii_case(coding) {
-            return q;
+            return Some(q);
         }
         if name == "*" {
             wildcard = Some(q);
         }
     }
-    wildcard.unwrap_or(0)
+    wildcard
 }
 
 /// `0`, `0.5`, `1.000` → thousandths; anything malformed counts as 0.
@@ -320,6 +387,28 @@ mod tests {
         ];
         for (accept, coding, expected) in cases {
             assert_eq!(quality(accept, coding), expected, "{accept} / {coding}");
+        }
+    }
+
+    #[test]
+    fn negotiation() {
+        let cases = [
+            (None, None),
+            (Some(""), None),
+            (Some("gzip"), Some(Coding::Gzip)),
+            (Some("gzip, deflate, br, zstd"), Some(Coding::Brotli)),
+            (Some("gzip, zstd"), Some(Coding::Zstd)),
+            (Some("br;q=0.5, gzip"), Some(Coding::Gzip)),
+            (Some("br;q=0, *"), Some(Coding::Zstd)),
+            (Some("*"), Some(Coding::Brotli)),
+            (Some("*;q=0"), None),
+            (Some("gzip;q=0.5, identity"), None),
+            (Some("gzip;q=0.5, identity;q=0.5"), Some(Coding::Gzip)),
+            (Some("identity;q=0"), None),
+            (Some("deflate"), None),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(negotiate(accept), expected, "{accept:?}");
         }
     }
 

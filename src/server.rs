@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 
 use crate::access_log::AccessLog;
+use crate::compress::{CompressLevel, Compressor};
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::listener;
@@ -36,6 +37,8 @@ const EVICTION_RETRY: Duration = Duration::from_millis(200);
 const BATCH: usize = 32;
 /// Descriptors the process needs besides its connections.
 const SPARE_FDS: u64 = 64;
+/// Compression threads at most, however many workers.
+const MAX_COMPRESS_THREADS: usize = 4;
 
 /// A server bound to its address, ready to [`run`](Server::run).
 pub struct Server {
@@ -250,12 +253,21 @@ impl Server {
     /// Checks the configuration, opens the root and binds the listener.
     pub fn bind(config: Config) -> Result<Server, Error> {
         config.validate().map_err(Error::Config)?;
-        let root = Root::open(&config.root, config.show_hidden, config.precompressed).map_err(
+        let mut root = Root::open(&config.root, config.show_hidden, config.precompressed).map_err(
             |source| Error::Root {
                 path: config.root.clone(),
                 source,
             },
         )?;
+        if config.compress != CompressLevel::Off {
+            // Half as many compression threads as workers: they run nicer
+            // than the workers and only fill the cache.
+            let threads = config.workers.div_ceil(2).min(MAX_COMPRESS_THREADS);
+            let cache = usize::try_from(config.compress_cache_size).unwrap_or(usize::MAX);
+            let compressor =
+                Compressor::start(config.compress, cache, threads).map_err(Error::Io)?;
+            root = root.with_compression(compressor, config.compress_min_size);
+        }
         let inherited = listener::inherited()?;
         // Before binding: a bad certificate is the user's to fix, and
         // nothing should listen meanwhile. A self-signed one names the
@@ -661,6 +673,16 @@ impl Drop for NicerThread {
                 );
             }
         }
+    }
+}
+
+/// Makes the calling thread `steps` nice steps nicer, for good (a
+/// background thread); a failure is logged at debug level.
+pub(crate) fn lower_thread_priority(steps: u8) {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as libc::id_t;
+    if let Err(err) = lower_priority(tid, steps) {
+        log::debug!("cannot lower a thread's priority: {err}");
     }
 }
 

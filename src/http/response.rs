@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::ops::Range;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The `Server` header value.
@@ -131,7 +132,7 @@ pub enum Payload {
     Bytes(Vec<u8>),
     /// Part of a small file's content, read once and shared.
     Shared {
-        bytes: Rc<[u8]>,
+        bytes: Arc<[u8]>,
         range: Range<usize>,
     },
     /// `len` bytes of `file` from `offset`, sent straight from disk.
