@@ -25,12 +25,24 @@ pub const LISTEN_FDS_START: RawFd = 3;
 pub const ADMIN_NAME: &str = "admin";
 /// The name an upgrade gives the public listener's socket.
 pub const PUBLIC_NAME: &str = "http";
+/// Set by an upgrade: the names of the passed sockets that no other
+/// process keeps listening (the previous generation bound them), so this
+/// process closes them when it stops. Sockets from systemd are not named.
+pub const OWNED_VAR: &str = "SIMPLE_WEB_SERVER_OWNED";
 
 /// The sockets passed to this process, by role.
 #[derive(Default)]
 pub struct Inherited {
-    pub public: Option<TcpListener>,
-    pub admin: Option<TcpListener>,
+    pub public: Option<Passed>,
+    pub admin: Option<Passed>,
+}
+
+/// A socket passed to this process.
+pub struct Passed {
+    pub socket: TcpListener,
+    /// No other process keeps it listening (see [`OWNED_VAR`]): closed for
+    /// new connections when this process stops, as one it bound.
+    pub owned: bool,
 }
 
 /// The sockets passed from descriptor 3 on, when `LISTEN_PID` names this
@@ -63,11 +75,14 @@ pub fn inherited() -> Result<Inherited, Error> {
         return Ok(Inherited::default());
     }
     let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let owned = std::env::var(OWNED_VAR).unwrap_or_default();
+    let owned: Vec<&str> = owned.split(':').collect();
     let mut names = names.split(':');
     let mut found = Inherited::default();
     for fd in LISTEN_FDS_START..LISTEN_FDS_START + count {
         let socket = take(fd)?;
-        let admin = names.next() == Some(ADMIN_NAME);
+        let name = names.next().unwrap_or_default();
+        let admin = name == ADMIN_NAME;
         let slot = if admin {
             &mut found.admin
         } else {
@@ -79,9 +94,12 @@ pub fn inherited() -> Result<Inherited, Error> {
                 if admin { "admin" } else { "public" }
             )));
         }
-        *slot = Some(socket);
+        *slot = Some(Passed {
+            socket,
+            owned: !name.is_empty() && owned.contains(&name),
+        });
     }
-    let Some(public) = &found.public else {
+    let Some(Passed { socket: public, .. }) = &found.public else {
         return Err(Error::Inherited(
             "LISTEN_FDS: only an admin socket was passed; the public one is missing".into(),
         ));
@@ -92,7 +110,7 @@ pub fn inherited() -> Result<Inherited, Error> {
             .map(|a| a.to_string())
             .unwrap_or_else(|e| e.to_string())
     };
-    match &found.admin {
+    match found.admin.as_ref().map(|passed| &passed.socket) {
         Some(admin) => log::info!(
             "serving on the sockets passed by LISTEN_FDS ({}, admin {})",
             addr(public),

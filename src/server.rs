@@ -77,12 +77,13 @@ struct ShutdownInner {
     wake_rx: UnixStream,
 }
 
-/// A listening socket, and whether it came from another process.
+/// A listening socket, and whether another process keeps it listening.
 struct Listening {
     socket: TcpListener,
-    /// From systemd or a previous generation (`LISTEN_FDS`), and shared
-    /// with it: it must stay a listening socket after we stop.
-    inherited: bool,
+    /// From systemd (`LISTEN_FDS`), which keeps it after we stop: it must
+    /// stay a listening socket. One we bound, or that a previous
+    /// generation bound and passed on, is ours to close.
+    shared: bool,
 }
 
 impl ShutdownHandle {
@@ -142,7 +143,7 @@ impl ShutdownHandle {
             return true;
         }
         for listening in self.listening() {
-            if listening.inherited {
+            if listening.shared {
                 // The socket is systemd's too: connections that queue on
                 // it from now on wait for the next process. Shutting it
                 // down would turn it into a closed socket for systemd too.
@@ -164,12 +165,15 @@ impl ShutdownHandle {
         std::iter::once(&self.inner.public).chain(&self.inner.admin)
     }
 
-    /// The listening descriptors, with their `LISTEN_FDNAMES` names, for a
-    /// next generation; valid as long as this handle lives.
-    pub(crate) fn listener_fds(&self) -> Vec<(RawFd, &'static str)> {
-        let mut fds = vec![(self.inner.public.socket.as_raw_fd(), listener::PUBLIC_NAME)];
+    /// The listening descriptors, with their `LISTEN_FDNAMES` names and
+    /// whether this process owns them, for a next generation; valid as long
+    /// as this handle lives.
+    pub(crate) fn listener_fds(&self) -> Vec<(RawFd, &'static str, bool)> {
+        let socket =
+            |listening: &Listening, name| (listening.socket.as_raw_fd(), name, !listening.shared);
+        let mut fds = vec![socket(&self.inner.public, listener::PUBLIC_NAME)];
         if let Some(admin) = &self.inner.admin {
-            fds.push((admin.socket.as_raw_fd(), listener::ADMIN_NAME));
+            fds.push(socket(admin, listener::ADMIN_NAME));
         }
         fds
     }
@@ -273,7 +277,7 @@ impl Server {
         // nothing should listen meanwhile. A self-signed one names the
         // address clients connect to.
         let tls_ip = match &inherited.public {
-            Some(socket) => socket.local_addr().map_err(Error::Io)?.ip(),
+            Some(passed) => passed.socket.local_addr().map_err(Error::Io)?.ip(),
             None => config.bind,
         };
         let tls = match &config.tls {
@@ -294,23 +298,23 @@ impl Server {
             false => None,
         };
         let public = match inherited.public {
-            Some(socket) => Listening {
-                socket,
-                inherited: true,
+            Some(passed) => Listening {
+                socket: passed.socket,
+                shared: !passed.owned,
             },
             None => Listening {
                 socket: listener::bind(config.addr())?,
-                inherited: false,
+                shared: false,
             },
         };
         let admin = match (inherited.admin, config.admin) {
-            (Some(socket), _) => Some(Listening {
-                socket,
-                inherited: true,
+            (Some(passed), _) => Some(Listening {
+                socket: passed.socket,
+                shared: !passed.owned,
             }),
             (None, Some(addr)) => Some(Listening {
                 socket: listener::bind(addr)?,
-                inherited: false,
+                shared: false,
             }),
             (None, None) => None,
         };

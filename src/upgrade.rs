@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::listener::{self, LISTEN_FDS_START};
+use crate::listener::{self, LISTEN_FDS_START, OWNED_VAR};
 use crate::server::ShutdownHandle;
 
 /// The environment variable that names the descriptor a new generation
@@ -139,9 +139,17 @@ impl Upgrader {
             self.path.display()
         );
         let (mut ours, theirs) = UnixStream::pair().map_err(UpgradeError::Spawn)?;
-        let mut fds = self.shutdown.listener_fds();
+        let listeners = self.shutdown.listener_fds();
+        let owned: Vec<&str> = listeners
+            .iter()
+            .filter(|(_, _, owned)| *owned)
+            .map(|(_, name, _)| *name)
+            .collect();
+        let mut fds: Vec<(RawFd, &str)> =
+            listeners.iter().map(|(fd, name, _)| (*fd, *name)).collect();
         fds.push((theirs.as_raw_fd(), ""));
-        let mut child = spawn(&self.path, &self.args, &fds).map_err(UpgradeError::Spawn)?;
+        let mut child =
+            spawn(&self.path, &self.args, &fds, &owned.join(":")).map_err(UpgradeError::Spawn)?;
         // Only the child holds its end now: when it exits, we read the end.
         drop(theirs);
         let pid = child.id();
@@ -220,13 +228,25 @@ fn wait_exit(child: &mut Child) -> String {
 /// Starts `path` with `args` (`argv[0]` first) and the environment of this
 /// process, with `fds` as descriptors 3, 4, … and the variables that say
 /// what they are: `LISTEN_FDS` and `LISTEN_FDNAMES` for the listeners (all
-/// but the last), [`READY_FD_VAR`] for the last, and `LISTEN_PID` set to
-/// the child's own PID, which only the child knows.
-fn spawn(path: &std::path::Path, args: &[OsString], fds: &[(RawFd, &str)]) -> io::Result<Child> {
+/// but the last), [`READY_FD_VAR`] for the last, [`OWNED_VAR`] for the
+/// listeners it is to close when it stops (`owned`, names joined by `:`),
+/// and `LISTEN_PID` set to the child's own PID, which only the child knows.
+fn spawn(
+    path: &std::path::Path,
+    args: &[OsString],
+    fds: &[(RawFd, &str)],
+    owned: &str,
+) -> io::Result<Child> {
     assert!(fds.len() <= MAX_PASSED, "at most {MAX_PASSED} descriptors");
     let listeners = fds.len() - 1;
     let names: Vec<&str> = fds[..listeners].iter().map(|(_, name)| *name).collect();
-    let ours = ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", READY_FD_VAR];
+    let ours = [
+        "LISTEN_PID",
+        "LISTEN_FDS",
+        "LISTEN_FDNAMES",
+        READY_FD_VAR,
+        OWNED_VAR,
+    ];
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(key, _)| !ours.iter().any(|name| key.as_bytes() == name.as_bytes()))
         .map(|(key, value)| {
@@ -240,6 +260,7 @@ fn spawn(path: &std::path::Path, args: &[OsString], fds: &[(RawFd, &str)]) -> io
     env.push(CString::new(format!("LISTEN_FDNAMES={}", names.join(":")))?);
     let ready_fd = LISTEN_FDS_START + listeners as RawFd;
     env.push(CString::new(format!("{READY_FD_VAR}={ready_fd}"))?);
+    env.push(CString::new(format!("{OWNED_VAR}={owned}"))?);
     let args: Vec<CString> = args
         .iter()
         .map(|arg| CString::new(arg.as_bytes()))

@@ -375,3 +375,44 @@ fn systemd_hears_ready_and_the_new_main_pid() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(Client::connect(server.addr()).get("/a.txt").status, 200);
 }
+
+#[test]
+fn a_new_generation_closes_the_sockets_it_took_over_when_it_stops() {
+    let root = DocRoot::new();
+    root.file("big.bin", pseudo_random(8 * 1024 * 1024, 5));
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("server.pid");
+    let args = [
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--admin",
+        "127.0.0.1:0",
+    ];
+    let mut server = Server::start(root.path(), &args);
+    let (addr, admin) = (server.addr(), admin_addr(&server));
+    server.send_signal(libc::SIGUSR2);
+    let new = wait_new_pid(&pid_file, server.pid());
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(20)).unwrap().code(),
+        Some(0)
+    );
+
+    // A download the client does not read keeps the new generation's drain
+    // going; meanwhile its sockets, bound by the old generation and no
+    // other process's, refuse newcomers at once instead of queueing them
+    // until the process exits.
+    let mut stalled = Client::connect(addr);
+    stalled.send(get_request("/big.bin").as_bytes());
+    stalled.read_response_head().unwrap();
+    new.signal(libc::SIGTERM);
+    assert!(
+        wait_connect_refused(addr, Duration::from_secs(10)),
+        "public socket still queues"
+    );
+    assert!(
+        wait_connect_refused(admin, Duration::from_secs(10)),
+        "admin socket still queues"
+    );
+    assert!(stalled.wait_closed(Duration::from_secs(30)));
+    assert!(poll_until(Duration::from_secs(10), || !new.running()));
+}
