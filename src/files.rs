@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
-use crate::compress::{self, Compressor, Key};
+use crate::compress::{self, Coding, Compressor, Key};
 use crate::http::{Reply, Request, Status};
 use crate::representation::{self, Variant, Variants};
 
@@ -148,20 +148,26 @@ impl Root {
         self.pick(&variants, accept).respond(&request.conditions)
     }
 
-    /// The variant to send: a precompressed sidecar if there is one the
-    /// client takes, else a variant compressed on the fly if it is ready
-    /// (or small enough to compress now), else the file as it is.
+    /// The variant to send: the coding the client prefers among those
+    /// there are (precompressed sidecars, and every coding for a file
+    /// compressed on the fly); its sidecar if it has one, else the variant
+    /// compressed on the fly if it is ready (or small enough to compress
+    /// now), else the file as it is.
     fn pick<'v>(&self, variants: &'v Variants, accept: Option<&str>) -> &'v Variant {
-        if self.precompressed {
-            let chosen = variants.choose(accept);
-            if !std::ptr::eq(chosen, &variants.identity) {
-                return chosen;
-            }
-        }
-        let (Some(compression), Some(meta)) = (&self.compression, &variants.compressible) else {
+        let on_the_fly = self.compression.is_some() && variants.compressible.is_some();
+        let sidecar = |coding| match coding {
+            Coding::Brotli => variants.brotli.as_ref(),
+            Coding::Gzip => variants.gzip.as_ref(),
+            Coding::Zstd => None,
+        };
+        let available = |coding| on_the_fly || sidecar(coding).is_some();
+        let Some(coding) = representation::negotiate(accept, available) else {
             return &variants.identity;
         };
-        let Some(coding) = representation::negotiate(accept) else {
+        if let Some(sidecar) = sidecar(coding) {
+            return sidecar;
+        }
+        let (Some(compression), Some(meta)) = (&self.compression, &variants.compressible) else {
             return &variants.identity;
         };
         let slot = &variants.encoded[coding.index()];
@@ -185,7 +191,7 @@ impl Root {
         if !listing.representation.varies {
             return None;
         }
-        let coding = representation::negotiate(accept)?;
+        let coding = representation::negotiate(accept, |_| true)?;
         let crate::representation::Body::Inline(page) = &listing.body else {
             return None;
         };

@@ -68,27 +68,6 @@ impl Variants {
         })
         .sum()
     }
-
-    /// The representation to send for an `Accept-Encoding` (q-values
-    /// respected, `q=0` refuses): brotli, then gzip, then the file itself.
-    pub fn choose(&self, accept_encoding: Option<&str>) -> &Variant {
-        let Some(accept) = accept_encoding else {
-            return &self.identity;
-        };
-        if self.brotli.is_none() && self.gzip.is_none() {
-            return &self.identity;
-        }
-        let brotli = self.brotli.as_ref().map(|v| (quality(accept, "br"), v));
-        let gzip = self.gzip.as_ref().map(|v| (quality(accept, "gzip"), v));
-        let best = [brotli, gzip]
-            .into_iter()
-            .flatten()
-            .filter(|(q, _)| *q > 0)
-            // max_by_key keeps the last of equals: reversed, brotli wins ties.
-            .rev()
-            .max_by_key(|(q, _)| *q);
-        best.map_or(&self.identity, |(_, v)| v)
-    }
 }
 
 impl Variant {
@@ -302,22 +281,28 @@ fn boundary() -> String {
     out
 }
 
-/// The coding to compress with for an `Accept-Encoding` (RFC 9110
-/// §12.5.3): the acceptable one with the highest q-value, brotli, then
-/// zstd, then gzip among equals; `None` (identity) when none is
-/// acceptable or the client ranks identity higher. Identity is acceptable
-/// unless excluded (`identity;q=0`, or `*;q=0` without it), and even then
-/// it is what is sent when nothing else is (never a `406`).
-pub fn negotiate(accept_encoding: Option<&str>) -> Option<Coding> {
+/// The coding to send for an `Accept-Encoding` (RFC 9110 §12.5.3), among
+/// those `available`: the acceptable one with the highest q-value,
+/// brotli, then zstd, then gzip among equals; `None` (identity) when none
+/// is acceptable or the client ranks `identity` higher by name. Identity
+/// is what is sent when nothing else is, even after `identity;q=0`
+/// (never a `406`).
+pub fn negotiate(
+    accept_encoding: Option<&str>,
+    available: impl Fn(Coding) -> bool,
+) -> Option<Coding> {
     let accept = accept_encoding?;
     let (q, coding) = Coding::ALL
         .into_iter()
+        .filter(|coding| available(*coding))
         .map(|coding| (quality(accept, coding.token()), coding))
         .filter(|(q, _)| *q > 0)
         // max_by_key keeps the last of equals: reversed, the first wins.
         .rev()
         .max_by_key(|(q, _)| *q)?;
-    let identity = stated_quality(accept, "identity").unwrap_or(1000);
+    // Identity ranks only where it is named: an acceptable coding is
+    // preferred to an identity the client says nothing about.
+    let identity = named_quality(accept, "identity").unwrap_or(0);
     (q >= identity).then_some(coding)
 }
 
@@ -330,7 +315,11 @@ fn quality(accept: &str, coding: &str) -> u16 {
 /// The q-value `Accept-Encoding` states for `coding`, by name or through
 /// `*`; `None` when it says nothing about it.
 fn stated_quality(accept: &str, coding: &str) -> Option<u16> {
-    let mut wildcard = None;
+    named_quality(accept, coding).or_else(|| named_quality(accept, "*"))
+}
+
+/// The q-value of `coding`'s own entry in `Accept-Encoding`, if it has one.
+fn named_quality(accept: &str, coding: &str) -> Option<u16> {
     for member in accept.split(',') {
         let mut params = member.split(';');
         let name = params.next().unwrap_or_default().trim();
@@ -342,11 +331,8 @@ fn stated_quality(accept: &str, coding: &str) -> Option<u16> {
         if name.eq_ignore_ascii_case(coding) {
             return Some(q);
         }
-        if name == "*" {
-            wildcard = Some(q);
-        }
     }
-    wildcard
+    None
 }
 
 /// `0`, `0.5`, `1.000` → thousandths; anything malformed counts as 0.
@@ -406,10 +392,19 @@ mod tests {
             (Some("gzip;q=0.5, identity;q=0.5"), Some(Coding::Gzip)),
             (Some("identity;q=0"), None),
             (Some("deflate"), None),
+            (Some("gzip;q=0.5"), Some(Coding::Gzip)),
+            (Some("gzip;q=0.5, zstd;q=0.8"), Some(Coding::Zstd)),
         ];
         for (accept, expected) in cases {
-            assert_eq!(negotiate(accept), expected, "{accept:?}");
+            assert_eq!(negotiate(accept, |_| true), expected, "{accept:?}");
         }
+        // Only what is available competes.
+        let gzip_only = |coding| coding == Coding::Gzip;
+        assert_eq!(
+            negotiate(Some("br, gzip;q=0.1"), gzip_only),
+            Some(Coding::Gzip)
+        );
+        assert_eq!(negotiate(Some("br"), gzip_only), None);
     }
 
     #[test]
