@@ -14,8 +14,8 @@ use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
 use simple_web_server::{
-    CompressLevel, Config, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle, TlsSource,
-    UpgradeError, Upgrader,
+    CompressLevel, Config, Error, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle,
+    TlsSource, UpgradeError, Upgrader,
 };
 
 /// Usage errors (bad flags or values).
@@ -213,9 +213,10 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     let workers = config.workers;
-    // From here on SIGINT, SIGTERM and SIGHUP no longer kill the process:
-    // one that comes while the server starts waits for the handler thread
-    // (a `systemctl reload` or a logrotate run right after the start).
+    // From here on SIGINT, SIGTERM, SIGHUP and SIGUSR2 no longer kill the
+    // process: one that comes while the server starts waits for the
+    // handler thread (a `systemctl reload` or a logrotate run right after
+    // the start).
     let signals = match Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR2]) {
         Ok(signals) => signals,
         Err(err) => {
@@ -248,32 +249,34 @@ fn main() -> ExitCode {
         eprintln!("error: cannot start the signal thread: {err}");
         return ExitCode::from(EXIT_FAILURE);
     }
-    let _pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
-        Ok(pid_file) => pid_file,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
     if let (true, Some(fingerprint)) = (args.tls_self_signed, server.tls_fingerprint()) {
         log::info!(
             "TLS: a self-signed certificate for {}; SHA-256 fingerprint {fingerprint}",
             server.tls_self_signed_names().join(", ")
         );
     }
-    // Only now: a script that reads this line may signal us at once.
-    eprintln!(
+    let serving = format!(
         "Serving {} at {}://{}/ with {workers} workers",
         args.root.display(),
         server.scheme(),
         server.local_addr()
     );
-    if let Some(admin) = server.admin_addr() {
-        eprintln!("Health and metrics at http://{admin}/health and http://{admin}/metrics");
-    }
-    ready.send();
+    let admin = server.admin_addr();
+    let mut pid_file = None;
+    // Once the workers are up, just before the first accept: a script that
+    // reads the PID file or the Serving line may signal us at once, and a
+    // previous generation hands over when told.
+    let served = server.run_with(|| {
+        pid_file = args.pid_file.as_deref().map(PidFile::write).transpose()?;
+        eprintln!("{serving}");
+        if let Some(admin) = admin {
+            eprintln!("Health and metrics at http://{admin}/health and http://{admin}/metrics");
+        }
+        ready.send();
+        Ok(())
+    });
 
-    match server.run() {
+    match served {
         Ok(summary) => {
             log::info!(
                 "served {} requests, sent {} bytes, up {:.1}s",
@@ -289,6 +292,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_FAILURE);
             }
             ExitCode::SUCCESS
+        }
+        Err(Error::Start(why)) => {
+            eprintln!("error: {why}");
+            ExitCode::from(EXIT_FAILURE)
         }
         Err(err) => {
             log::error!("{err}");

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use crate::deadlines::{KINDS, Wait};
 use crate::http::{Method, Status};
 
-/// Upper bounds of the request-duration histogram's buckets, in seconds
-/// (`+Inf` follows).
-const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+/// Upper bounds of the request-duration histogram's buckets, in
+/// microseconds (`+Inf` follows).
+const BUCKETS: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
 ];
 
 /// How a response's method is counted.
@@ -81,11 +82,8 @@ impl Metrics {
     pub fn response(&mut self, method: MethodLabel, status: Status, duration: Duration) {
         let class = (status.code() / 100).clamp(1, 5) as usize - 1;
         self.responses[method as usize][class] += 1;
-        let seconds = duration.as_secs_f64();
-        let bucket = BUCKETS
-            .iter()
-            .position(|&bound| seconds <= bound)
-            .unwrap_or(BUCKETS.len());
+        let micros = duration.as_micros().min(u128::from(u64::MAX)) as u64;
+        let bucket = BUCKETS.partition_point(|&bound| bound < micros);
         self.duration_buckets[bucket] += 1;
         self.duration_sum += duration;
     }
@@ -160,17 +158,13 @@ impl Board {
 
     /// All workers together.
     pub fn total(&self) -> Metrics {
-        self.slots().iter().fold(Metrics::default(), |mut sum, m| {
-            sum.add(m);
-            sum
-        })
+        sum(&self.slots())
     }
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let slots = self.slots();
-        let mut total = Metrics::default();
-        slots.iter().for_each(|m| total.add(m));
+        let total = sum(&slots);
         let mut out = String::with_capacity(4096);
         let o = &mut out;
 
@@ -195,7 +189,9 @@ impl Board {
         let mut cumulative = 0;
         for (i, count) in total.duration_buckets.iter().enumerate() {
             cumulative += count;
-            let le = BUCKETS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
+            let le = BUCKETS.get(i).map_or("+Inf".to_owned(), |&micros| {
+                (micros as f64 / 1e6).to_string()
+            });
             sample(
                 o,
                 "sws_request_duration_seconds_bucket",
@@ -331,6 +327,14 @@ impl Board {
         );
         out
     }
+}
+
+/// Every worker's counters added up.
+fn sum(slots: &[Metrics]) -> Metrics {
+    slots.iter().fold(Metrics::default(), |mut sum, m| {
+        sum.add(m);
+        sum
+    })
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

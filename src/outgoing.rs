@@ -66,7 +66,7 @@ pub struct Outgoing {
     pub progress: Instant,
     status: Status,
     method: MethodLabel,
-    /// When the response was made, just after its request's head was read.
+    /// When its request's head was read (the worker's round began).
     started: Instant,
     request: Option<Logged>,
     /// Bytes sent so far, head included.
@@ -191,7 +191,7 @@ impl Outgoing {
             progress: ctx.now,
             status: reply.status,
             method,
-            started: Instant::now(),
+            started: ctx.now,
             request,
             sent: 0,
             body_sent: 0,

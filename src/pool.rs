@@ -443,8 +443,10 @@ impl Worker {
         match self.drain {
             Drain::Serving if self.draining.load(Ordering::SeqCst) => {
                 // From now on every response says `Connection: close`.
+                // Never more than half the time the whole drain may take.
+                let grace = DRAIN_GRACE.min(self.config.shutdown_timeout / 2);
                 self.drain = Drain::Started {
-                    close_idle_at: now + DRAIN_GRACE,
+                    close_idle_at: now + grace,
                 };
             }
             Drain::Started { close_idle_at } if now >= close_idle_at => {

@@ -37,6 +37,9 @@ const EVICTION_RETRY: Duration = Duration::from_millis(200);
 const BATCH: usize = 32;
 /// Descriptors the process needs besides its connections.
 const SPARE_FDS: u64 = 64;
+/// The public listener's index among the acceptor's listeners (the admin
+/// one follows).
+const PUBLIC: usize = 0;
 /// Compression threads at most, however many workers.
 const MAX_COMPRESS_THREADS: usize = 4;
 
@@ -65,16 +68,27 @@ struct ShutdownInner {
     /// on both.
     public: Listening,
     admin: Option<Listening>,
-    /// The listeners were handed over to a next generation: they are its
-    /// now, and must stay listening after we stop. Locked while stopping,
-    /// so a shutdown and a hand-over never cross.
-    handed_over: Mutex<bool>,
+    /// Where a shutdown or an upgrade stands; locked while either moves,
+    /// so they never cross.
+    stopping: Mutex<Stopping>,
     board: Arc<Board>,
     health_delay: Duration,
     /// A byte written here wakes the acceptor from its `poll` (it waits on
     /// `wake_rx` too).
     wake_tx: UnixStream,
     wake_rx: UnixStream,
+}
+
+/// How far this process has gone towards stopping.
+#[derive(Default)]
+struct Stopping {
+    /// A shutdown began (maybe still in its health delay).
+    begun: bool,
+    /// The listeners were handed over to a next generation: they are its
+    /// now, and must stay listening after we stop.
+    handed_over: bool,
+    /// A next generation started and not yet ready.
+    starting: Option<u32>,
 }
 
 /// A listening socket, and whether another process keeps it listening.
@@ -90,7 +104,7 @@ impl ShutdownHandle {
     /// Stops accepting, closes idle connections, lets every request in
     /// flight finish, then makes [`Server::run`] return.
     pub fn shutdown(&self) {
-        self.stop(false);
+        self.stop();
     }
 
     /// As [`shutdown`](ShutdownHandle::shutdown), after
@@ -102,7 +116,7 @@ impl ShutdownHandle {
         if delay.is_zero() {
             return self.shutdown();
         }
-        self.inner.board.set_draining();
+        self.begin(&mut self.lock());
         log::info!("health now reports 503; draining in {} s", delay.as_secs());
         let handle = self.clone();
         let spawned = thread::Builder::new()
@@ -120,27 +134,72 @@ impl ShutdownHandle {
     /// Stops accepting, and leaves the listeners to the next generation,
     /// which accepts from the same queues from now on; then drains as
     /// [`shutdown`](ShutdownHandle::shutdown) does. Returns false (and does
-    /// nothing) if a shutdown came first.
+    /// nothing) if a shutdown began first.
     pub(crate) fn hand_over(&self) -> bool {
-        self.stop(true)
-    }
-
-    fn stop(&self, hand_over: bool) -> bool {
-        let mut handed_over = self
-            .inner
-            .handed_over
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if hand_over && self.requested() {
+        let mut state = self.lock();
+        if state.begun {
             return false;
         }
-        *handed_over |= hand_over;
+        state.handed_over = true;
+        state.starting = None;
+        self.stop_accepting(&state);
+        true
+    }
+
+    /// A next generation (`pid`) is starting; a shutdown that begins
+    /// before it is ready stops it too. False if one already began (or the
+    /// listeners were handed over): then the caller stops it.
+    pub(crate) fn upgrade_starting(&self, pid: u32) -> bool {
+        let mut state = self.lock();
+        if state.begun || state.handed_over {
+            return false;
+        }
+        state.starting = Some(pid);
+        true
+    }
+
+    /// The next generation failed; it is no longer ours to stop (it is
+    /// reaped after this, and its PID may be reused).
+    pub(crate) fn upgrade_failed(&self) {
+        self.lock().starting = None;
+    }
+
+    /// A shutdown began (maybe still in its health delay), or the
+    /// listeners were handed over: no upgrade from here on.
+    pub(crate) fn stopping(&self) -> bool {
+        let state = self.lock();
+        state.begun || state.handed_over
+    }
+
+    fn stop(&self) {
+        let mut state = self.lock();
+        self.begin(&mut state);
+        self.stop_accepting(&state);
+    }
+
+    /// From now on `/health` says 503 and no upgrade starts; a next
+    /// generation still starting is stopped.
+    fn begin(&self, state: &mut Stopping) {
+        state.begun = true;
+        self.inner.board.set_draining();
+        if let Some(pid) = state.starting.take() {
+            log::info!("stopping the new generation (PID {pid}) that was starting");
+            // SAFETY: kill(2) on our own child: it is reaped only after
+            // `upgrade_failed` clears `starting` under this same lock, so
+            // the PID is still its.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        }
+    }
+
+    /// Wakes the acceptor to stop, and closes the listeners that are ours
+    /// alone for new connections.
+    fn stop_accepting(&self, state: &Stopping) {
         self.inner.board.set_draining();
         self.inner.requested.store(true, Ordering::SeqCst);
         // A full pipe already holds a wake-up: nothing to add.
         let _ = (&self.inner.wake_tx).write(&[1]);
-        if *handed_over {
-            return true;
+        if state.handed_over {
+            return;
         }
         for listening in self.listening() {
             if listening.shared {
@@ -158,7 +217,13 @@ impl ShutdownHandle {
             // is alive for the whole call.
             unsafe { libc::shutdown(listening.socket.as_raw_fd(), libc::SHUT_RD) };
         }
-        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stopping> {
+        self.inner
+            .stopping
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn listening(&self) -> impl Iterator<Item = &Listening> {
@@ -335,7 +400,7 @@ impl Server {
                 requested: AtomicBool::new(false),
                 public,
                 admin,
-                handed_over: Mutex::new(false),
+                stopping: Mutex::default(),
                 board: board.clone(),
                 health_delay: config.health_delay,
                 wake_tx,
@@ -411,6 +476,15 @@ impl Server {
     /// priority); the old value is restored on return where the system
     /// allows raising it again.
     pub fn run(self) -> Result<Summary, Error> {
+        self.run_with(|| Ok(()))
+    }
+
+    /// As [`run`](Server::run), calling `ready` once the workers are up and
+    /// just before the first connection is accepted: the moment to say
+    /// that the server serves (a PID file, a start line, a next
+    /// generation's word to the previous one). If `ready` fails, the
+    /// server stops without accepting anything and returns its error.
+    pub fn run_with(self, ready: impl FnOnce() -> Result<(), String>) -> Result<Summary, Error> {
         let started = Instant::now();
         let tls = self.tls.as_ref().map(|tls| tls.config().clone());
         let mut pool = Pool::spawn(
@@ -421,6 +495,11 @@ impl Server {
             self.board.clone(),
         )
         .map_err(Error::Io)?;
+        if let Err(why) = ready() {
+            pool.drain();
+            pool.join(Instant::now() + self.config.shutdown_timeout);
+            return Err(Error::Start(why));
+        }
         let mut acceptor = Acceptor {
             shutdown: &self.shutdown,
             pool: &pool,
@@ -491,16 +570,22 @@ impl Acceptor<'_> {
             if self.placed >= BATCH {
                 self.wake_workers();
             }
-            if let Some(held) = self.held.take()
-                && !self.admit(held)
-            {
-                self.pause(BACKOFF);
-                continue;
-            }
+            // While a public connection waits for room, the public queue
+            // waits with it; the admin listener is still served.
+            let blocked = match self.held.take() {
+                Some(held) => !self.admit(held),
+                None => false,
+            };
             let Some(i) = (0..ready.len())
                 .map(|k| (turn + k) % ready.len())
-                .find(|&i| ready[i])
+                .find(|&i| ready[i] && !(blocked && i == PUBLIC))
             else {
+                if blocked {
+                    self.pause(BACKOFF);
+                    // Look at the admin queue again after the pause.
+                    ready.iter_mut().skip(PUBLIC + 1).for_each(|r| *r = true);
+                    continue;
+                }
                 // Everything queued is placed: let the workers at it.
                 self.wake_workers();
                 if let Err(err) = wait_readable(&listeners, &inner.wake_rx, &mut ready) {
@@ -522,9 +607,8 @@ impl Acceptor<'_> {
                         at: Instant::now(),
                         admin,
                     };
-                    if !self.admit(accepted) {
-                        self.pause(BACKOFF);
-                    }
+                    // One that can't be placed is held (see above).
+                    self.admit(accepted);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => ready[i] = false,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -546,6 +630,20 @@ impl Acceptor<'_> {
                     log::debug!("accept: {err}");
                     self.pause(BACKOFF);
                 }
+            }
+        }
+        // A connection accepted and held at the limit is answered too (and
+        // closed, as the drain does): it was accepted, so it is not lost.
+        if let Some(held) = self.held.take() {
+            let Accepted {
+                stream,
+                peer,
+                at,
+                admin,
+            } = held;
+            match self.pool.place(stream, peer, at, admin) {
+                Ok(worker) => self.unwoken[worker] = true,
+                Err(_) => log::warn!("a connection held at the limit could not be placed"),
             }
         }
         self.wake_workers();
@@ -572,7 +670,9 @@ impl Acceptor<'_> {
     /// to be closed, so that a newcomer is not kept waiting by clients that
     /// are doing nothing.
     fn admit(&mut self, accepted: Accepted) -> bool {
-        if self.pool.open_connections() >= self.max_connections {
+        // The admin listener's few connections don't count: a balancer's
+        // health check gets through at the limit too.
+        if !accepted.admin && self.pool.open_connections() >= self.max_connections {
             let now = Instant::now();
             if self
                 .eviction_asked
@@ -861,6 +961,8 @@ pub enum Error {
     Tls(TlsError),
     /// A socket passed by systemd (or a previous generation) can't be used.
     Inherited(String),
+    /// The step that says the server is ready failed (see [`Server::run_with`]).
+    Start(String),
     /// The access-log file can't be opened.
     AccessLog {
         path: PathBuf,
@@ -888,7 +990,7 @@ impl fmt::Display for Error {
                     path.display()
                 )
             }
-            Error::Inherited(why) => f.write_str(why),
+            Error::Inherited(why) | Error::Start(why) => f.write_str(why),
             Error::Io(err) => write!(f, "I/O error: {err}"),
         }
     }
@@ -899,7 +1001,7 @@ impl std::error::Error for Error {
         match self {
             Error::Config(err) => Some(err),
             Error::Tls(err) => Some(err),
-            Error::Inherited(_) => None,
+            Error::Inherited(_) | Error::Start(_) => None,
             Error::Root { source, .. }
             | Error::Bind { source, .. }
             | Error::AccessLog { source, .. }

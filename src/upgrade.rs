@@ -122,15 +122,21 @@ impl Upgrader {
     /// the sockets listening for it. Returns its PID. On error nothing
     /// changed here: the server goes on serving.
     pub fn upgrade(&self) -> Result<u32, UpgradeError> {
-        if self.shutdown.requested() {
+        if self.shutdown.stopping() {
             return Err(UpgradeError::ShuttingDown);
         }
         if self.busy.swap(true, Ordering::SeqCst) {
             return Err(UpgradeError::InProgress);
         }
-        let result = self.start_next();
-        self.busy.store(false, Ordering::SeqCst);
-        result
+        /// Frees the upgrader however `start_next` ends (a panic too).
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        let _done = Done(&self.busy);
+        self.start_next()
     }
 
     fn start_next(&self) -> Result<u32, UpgradeError> {
@@ -153,24 +159,44 @@ impl Upgrader {
         // Only the child holds its end now: when it exits, we read the end.
         drop(theirs);
         let pid = child.id();
-        match wait_ready(&mut ours, READY_TIMEOUT) {
+        if !self.shutdown.upgrade_starting(pid) {
+            // A shutdown began while it was being started.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(UpgradeError::ShutdownFirst);
+        }
+        let ready = wait_ready(&mut ours, READY_TIMEOUT);
+        if !matches!(ready, Ok(true)) {
+            // No longer ours to signal from another thread: it is reaped below.
+            self.shutdown.upgrade_failed();
+        }
+        match ready {
             Ok(true) => {}
             Ok(false) => return Err(UpgradeError::Exited(wait_exit(&mut child))),
-            Err(_) => {
+            Err(err) => {
                 // Ours to stop: we started it, and it never served.
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(UpgradeError::NotReady(READY_TIMEOUT));
+                return Err(match err.kind() {
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                        UpgradeError::NotReady(READY_TIMEOUT)
+                    }
+                    _ => UpgradeError::Spawn(err),
+                });
             }
         }
         log::info!("upgrade: the new generation (PID {pid}) is ready; handing over to it");
         if !self.shutdown.hand_over() {
-            // Our listeners may already be shut down: the new generation
-            // can't serve on them. Stop it as gracefully as we stop.
-            // SAFETY: kill(2) on the PID of our own child, which has not
-            // been waited for, so the PID is still its.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+            // A shutdown began meanwhile, and stopped the new generation.
             return Err(UpgradeError::ShutdownFirst);
+        }
+        // systemd follows the new process from now on (not before: until
+        // the hand-over, this one could still stop it).
+        if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+            let state = format!("MAINPID={pid}\nREADY=1\n");
+            if let Err(err) = notify_systemd(&path, state.as_bytes()) {
+                log::warn!("cannot notify systemd at {}: {err}", path.to_string_lossy());
+            }
         }
         // Not waited for: it outlives us, and its parent becomes init.
         drop(child);
@@ -421,6 +447,8 @@ impl ReadyNotice {
             return None;
         }
         let fd: RawFd = std::env::var(READY_FD_VAR).ok()?.parse().ok()?;
+        // It follows the listening sockets, as an upgrade passes it.
+        let listeners: RawFd = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
         let mut kind: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: getsockopt on a descriptor number, with a pointer to a
@@ -435,7 +463,7 @@ impl ReadyNotice {
                 &mut len,
             )
         };
-        if fd < LISTEN_FDS_START || rc != 0 || kind != libc::AF_UNIX {
+        if fd != LISTEN_FDS_START + listeners || rc != 0 || kind != libc::AF_UNIX {
             log::warn!("{READY_FD_VAR}={fd} is not a Unix socket; not telling the old server");
             return None;
         }
@@ -448,22 +476,23 @@ impl ReadyNotice {
         Some(channel)
     }
 
-    /// Says that this process serves: the previous generation stops
-    /// accepting and drains; systemd takes this process as the service's
-    /// main one (`MAINPID`, so an upgraded service is not taken for a
-    /// stopped one when the old process exits; the unit needs
-    /// `NotifyAccess=all`).
+    /// Says that this process serves. A new generation tells the
+    /// previous one, which stops accepting, drains, and tells systemd
+    /// that this process is the service's main one now (`MAINPID`, so the
+    /// old one's exit is not taken for the service's; the unit needs
+    /// `NotifyAccess=all`). A first generation tells systemd itself.
     pub fn send(self) {
+        if let Some(mut channel) = self.channel {
+            if let Err(err) = channel.write_all(READY_MESSAGE) {
+                log::warn!("cannot tell the previous generation that we are ready: {err}");
+            }
+            return;
+        }
         if let Some(path) = &self.systemd {
             let state = format!("MAINPID={}\nREADY=1\n", std::process::id());
             if let Err(err) = notify_systemd(path, state.as_bytes()) {
                 log::warn!("cannot notify systemd at {}: {err}", path.to_string_lossy());
             }
-        }
-        if let Some(mut channel) = self.channel
-            && let Err(err) = channel.write_all(READY_MESSAGE)
-        {
-            log::warn!("cannot tell the previous generation that we are ready: {err}");
         }
     }
 }

@@ -291,27 +291,19 @@ fn an_upgrade_hands_over_an_https_listener() {
     assert_eq!(before.get("/a.txt").body_text(), "alpha\n");
 
     https.server.send_signal(libc::SIGUSR2);
-    let new = wait_new_pid(&pid_file, old);
-    // The old generation answers what was open until its drain says
+    // The old generation answers what was open (asked again and again, so
+    // never idle long enough to be closed as idle) until its drain says
     // `Connection: close`, then exits.
-    assert!(
-        https
-            .server
-            .wait_stderr(IO_TIMEOUT, "handing over to it", 1)
-    );
-    let mut closed = false;
-    for _ in 0..1000 {
+    let closed = poll_until(Duration::from_secs(20), || {
         let resp = before.get("/a.txt");
         assert_eq!(resp.status, 200);
-        if resp.connection_has("close") {
-            closed = true;
-            break;
-        }
-    }
+        resp.connection_has("close")
+    });
     assert!(
         closed,
         "the old generation never closed a connection it drains"
     );
+    let new = wait_new_pid(&pid_file, old);
     let status = https
         .server
         .wait_exit(Duration::from_secs(20))
@@ -415,4 +407,60 @@ fn a_new_generation_closes_the_sockets_it_took_over_when_it_stops() {
     );
     assert!(stalled.wait_closed(Duration::from_secs(30)));
     assert!(poll_until(Duration::from_secs(10), || !new.running()));
+}
+
+#[test]
+fn a_shutdown_during_an_upgrade_stops_the_new_generation_too() {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = own_copy(dir.path());
+    let mut command = Command::new(&binary);
+    command
+        .args(["--port", "0", "--workers", "1", "-q"])
+        .arg(root.path());
+    let mut server = Server::start_command(command);
+    // A new binary slow to start: the shutdown comes while it starts.
+    let real = dir.path().join("real");
+    fs::copy(BIN, &real).unwrap();
+    let marker = dir.path().join("started");
+    let script = format!(
+        "sleep 2; touch {}; exec {} \"$@\"",
+        marker.display(),
+        real.display()
+    );
+    replace_with_script(&binary, &script);
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(IO_TIMEOUT, "upgrade: starting a new generation", 1));
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_stderr(IO_TIMEOUT, "stopping the new generation", 1));
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    // The new generation never got as far as starting the real binary,
+    // and nothing serves on the port.
+    thread::sleep(Duration::from_secs(3));
+    assert!(
+        !marker.exists(),
+        "the new generation ran on after the shutdown"
+    );
+    assert!(wait_connect_refused(server.addr(), Duration::from_secs(5)));
+}
+
+#[test]
+fn sigusr2_during_the_health_delay_is_ignored() {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    let mut server = Server::start(root.path(), &["--health-delay", "2"]);
+    server.send_signal(libc::SIGTERM);
+    assert!(server.wait_stderr(IO_TIMEOUT, "health now reports 503", 1));
+    server.send_signal(libc::SIGUSR2);
+    assert!(server.wait_stderr(
+        IO_TIMEOUT,
+        "SIGUSR2 ignored: this server is shutting down",
+        1
+    ));
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(server.stderr_count("upgrade: starting"), 0);
+    assert!(wait_connect_refused(server.addr(), Duration::from_secs(5)));
 }
