@@ -13,7 +13,9 @@ use crate::admin;
 use crate::config::Config;
 use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
-use crate::http::{self, Body, Clock, Method, Reply, Request, Status, Version};
+use crate::http::{
+    self, Body, ChunkError, Chunked, Clock, Method, Reply, Request, Status, Version,
+};
 use crate::metrics::{Board, MethodLabel, Metrics};
 use crate::outgoing;
 use crate::outgoing::{Framing, Outgoing, Sent};
@@ -107,6 +109,8 @@ pub struct Conn {
     input: Option<Input>,
     /// Bytes of a request body still to be skipped before the next request.
     discard: u64,
+    /// A request whose chunked body is being read (answered once it ends).
+    body: Option<Box<PendingBody>>,
     /// The socket may have more to read: a readiness event came, or the
     /// last read filled the buffer. A short read means the kernel had no
     /// more, and edge-triggered polling reports whatever arrives later.
@@ -145,6 +149,7 @@ impl Conn {
             },
             input: None,
             discard: 0,
+            body: None,
             may_read: true,
             served: 0,
             peer_closed: false,
@@ -501,6 +506,35 @@ impl Conn {
             input.consume(skipped as usize);
             self.discard -= skipped;
         }
+        if let Some(pending) = self.body.as_mut() {
+            // A chunked body is read to its end before its request is
+            // answered: malformed framing gets a 400, not an answer that
+            // a later error would contradict.
+            match pending.chunked.feed(input.data()) {
+                Ok(used) => input.consume(used),
+                Err(err) => {
+                    let pending = self.body.take().expect("matched above");
+                    let (status, why) = match err {
+                        ChunkError::TooLarge => (Status::ContentTooLarge, "body too large"),
+                        ChunkError::Malformed(why) => (Status::BadRequest, why),
+                    };
+                    log::debug!("{}: bad chunked body: {why}", self.peer);
+                    let logged = pending
+                        .logged
+                        .unwrap_or_else(|| Logged::unparsed("-".into()));
+                    self.queue(Reply::error(status), Framing::closing(logged), ctx);
+                    return false;
+                }
+            }
+            if !pending.chunked.is_done() {
+                self.release_input(ctx);
+                return false;
+            }
+            let pending = self.body.take().expect("matched above");
+            self.release_input(ctx);
+            self.respond(pending.request, pending.logged, ctx);
+            return true;
+        }
         if input.is_empty() {
             self.release_input(ctx);
             return false;
@@ -511,6 +545,16 @@ impl Conn {
                     .access_log
                     .map(|log| Logged::parsed(&request, input.data(), log.format()));
                 input.consume(request.head_len);
+                if request.body == Body::Chunked {
+                    // Its body comes first, under the same deadline.
+                    self.state = State::Reading { since: ctx.now };
+                    self.body = Some(Box::new(PendingBody {
+                        request,
+                        logged,
+                        chunked: Chunked::default(),
+                    }));
+                    return self.take_request(ctx);
+                }
                 self.release_input(ctx);
                 self.respond(request, logged, ctx);
                 true
@@ -538,7 +582,6 @@ impl Conn {
 
     /// Builds the response to a parsed request and queues it.
     fn respond(&mut self, request: Request, logged: Option<Logged>, ctx: &mut Ctx) {
-        let chunked = request.body == Body::Chunked;
         self.discard = match request.body {
             Body::Length(n) => n,
             _ => 0,
@@ -546,9 +589,9 @@ impl Conn {
         let reply = match request.method {
             // We don't read chunked bodies: refuse, and close (the body
             // is still on the wire and must never be read as a request).
-            Method::Get | Method::Head if chunked => Reply::error(Status::LengthRequired),
             _ if self.admin => admin::respond(&request, ctx.board),
             Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
+            Method::Options => Reply::options(),
             Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
             Method::Unknown => Reply::error(Status::NotImplemented),
         };
@@ -556,7 +599,7 @@ impl Conn {
         // body after our final answer (RFC 9110 §10.1.1): the stream can't
         // be trusted, so close rather than guess.
         let unsure_body = request.expects_continue && request.body != Body::None;
-        let close = !request.keep_alive || chunked || unsure_body || ctx.draining;
+        let close = !request.keep_alive || unsure_body || ctx.draining;
         let framing = Framing {
             head_only: request.method == Method::Head,
             close,
@@ -647,6 +690,13 @@ fn set_nodelay(stream: &TcpStream, nodelay: &mut bool) {
     if let Err(err) = stream.set_nodelay(true) {
         log::debug!("cannot set TCP_NODELAY: {err}");
     }
+}
+
+/// A request waiting for the end of its chunked body.
+struct PendingBody {
+    request: Request,
+    logged: Option<Logged>,
+    chunked: Chunked,
 }
 
 /// Received bytes: `buf[start..end]` is what is not consumed yet.

@@ -1,12 +1,14 @@
 //! HTTP/1.1 on the wire: request parsing with limits, status codes, response
 //! heads and error pages, and the `Date` header.
 
+mod chunked;
 mod conditional;
 mod date;
 mod range;
 mod request;
 mod response;
 
+pub use chunked::{ChunkError, Chunked};
 pub use conditional::{Precondition, evaluate as evaluate_preconditions, if_range_holds};
 pub use date::Clock;
 pub use range::{Ranges, parse as parse_range};

@@ -12,12 +12,26 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 100;
 /// Largest request body we read and discard; beyond it `413` and close.
 pub const MAX_DISCARDED_BODY: u64 = 1024 * 1024;
+/// Longest method token we accept (the longest registered one has 17).
+const MAX_METHOD: usize = 32;
+/// The transfer codings we can be sent before `chunked` (the body is
+/// discarded, so they need no decoding); others get `501`.
+const KNOWN_CODINGS: [&[u8]; 6] = [
+    b"gzip",
+    b"x-gzip",
+    b"deflate",
+    b"compress",
+    b"x-compress",
+    b"zstd",
+];
 
 /// What the request asks us to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,
     Head,
+    /// `OPTIONS`: which methods the server allows (`204`).
+    Options,
     /// A standard method that a static file server does not allow (`405`).
     NotAllowed,
     /// A method nobody here knows (`501`).
@@ -134,6 +148,30 @@ fn bad(reason: &'static str) -> ParseError {
 /// on a partial request, so a caller never buffers more than
 /// [`MAX_HEADER_BYTES`].
 pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
+    match parse_head(buf) {
+        // HTTP/1.2 and later 1.x: read as the highest 1.x we speak
+        // (RFC 9110 §2.5). The copy differs in that one digit, so every
+        // position in the result holds for `buf` too.
+        Err(err) if err.reason == NEWER_MINOR => {
+            let at = first_line(buf).len() - 1;
+            let mut copy = buf.to_vec();
+            copy[at] = b'1';
+            parse_head(&copy)
+        }
+        result => result,
+    }
+}
+
+/// The reason [`version_error`] gives an `HTTP/1.x` newer than 1.1.
+const NEWER_MINOR: &str = "a newer HTTP/1.x";
+
+/// The request line, without its line end.
+fn first_line(buf: &[u8]) -> &[u8] {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -162,12 +200,29 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             "header section too large",
         ));
     }
+    // Lines end in CRLF, here as in a chunked body: a bare LF, which some
+    // parsers take for a line end and others for part of a value, is how
+    // one request is smuggled past another's framing. RFC 9112 §2.2 lets
+    // us refuse it.
+    let head = &buf[..head_len];
+    if head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    {
+        return Err(bad("bare LF in the request head"));
+    }
     let target = req.path.unwrap_or_default();
     if target.len() > MAX_TARGET {
         return Err(ParseError::new(
             Status::UriTooLong,
             "request target too long",
         ));
+    }
+    // Visible ASCII only (RFC 9112 §3.2: octets beyond it are sent
+    // percent-encoded), and no fragment: those never travel in a request.
+    if !target.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        return Err(bad("invalid request target"));
     }
     let version = match req.version {
         Some(0) => Version::Http10,
@@ -177,9 +232,14 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     let method = match method_name {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
-        "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" | "TRACE" | "CONNECT" => Method::NotAllowed,
+        "OPTIONS" => Method::Options,
+        "POST" | "PUT" | "DELETE" | "PATCH" | "TRACE" | "CONNECT" => Method::NotAllowed,
         _ => Method::Unknown,
     };
+    // The asterisk form is for OPTIONS alone (RFC 9112 §3.2.4).
+    if target == "*" && method != Method::Options {
+        return Err(bad("'*' target outside OPTIONS"));
+    }
 
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
@@ -199,6 +259,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
         let value = header.value;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if !valid_host(value) {
+                return Err(bad("invalid Host header"));
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             let n = parse_content_length(value)?;
             if content_length.is_some_and(|m| m != n) {
@@ -251,14 +314,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
         }
         (Some(te), None) => {
-            // RFC 9112 §6.1: chunked must be the final coding.
-            let last = tokens(te).last().unwrap_or_default();
-            if !last.eq_ignore_ascii_case(b"chunked") {
-                return Err(ParseError::new(
-                    Status::NotImplemented,
-                    "unsupported Transfer-Encoding",
-                ));
-            }
+            transfer_codings(te)?;
             Body::Chunked
         }
         (None, Some(0)) | (None, None) => Body::None,
@@ -289,10 +345,92 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     }))
 }
 
+/// A request's `Transfer-Encoding`: `chunked` last and only there (RFC
+/// 9112 §6.3: otherwise the body's length can't be known, `400`), after
+/// codings we know (`501` for others).
+fn transfer_codings(te: &[u8]) -> Result<(), ParseError> {
+    let codings: Vec<&[u8]> = tokens(te).collect();
+    let Some((last, before)) = codings.split_last() else {
+        return Err(bad("empty Transfer-Encoding"));
+    };
+    let chunked = |coding: &&[u8]| coding.eq_ignore_ascii_case(b"chunked");
+    if !chunked(last) || before.iter().any(chunked) {
+        return Err(bad("Transfer-Encoding without chunked last"));
+    }
+    let known = |coding: &&[u8]| KNOWN_CODINGS.iter().any(|k| coding.eq_ignore_ascii_case(k));
+    if !before.iter().all(known) {
+        return Err(ParseError::new(
+            Status::NotImplemented,
+            "unsupported Transfer-Encoding",
+        ));
+    }
+    Ok(())
+}
+
+/// `Host` is `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP
+/// literal in brackets or a registered name (no user info, path, space or
+/// list), then an optional decimal port.
+fn valid_host(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    let (host, port) = match value.strip_prefix(b"[") {
+        Some(rest) => {
+            let Some(end) = rest.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let literal = &rest[..end];
+            let ip_chars = |b: &u8| b.is_ascii_hexdigit() || b".:vV".contains(b) || sub_delim(*b);
+            if literal.is_empty() || !literal.iter().all(ip_chars) {
+                return false;
+            }
+            match &rest[end + 1..] {
+                [] => return true,
+                [b':', port @ ..] => (&b"x"[..], port),
+                _ => return false,
+            }
+        }
+        None => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon + 1..]),
+            None => (value, &b""[..]),
+        },
+    };
+    !host.is_empty() && reg_name(host) && port.iter().all(u8::is_ascii_digit)
+}
+
+/// RFC 3986's `reg-name`: unreserved characters, sub-delims and
+/// percent-encodings.
+fn reg_name(host: &[u8]) -> bool {
+    let mut bytes = host.iter();
+    while let Some(&b) = bytes.next() {
+        let ok = match b {
+            b'%' => {
+                bytes.next().is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.next().is_some_and(u8::is_ascii_hexdigit)
+            }
+            _ => b.is_ascii_alphanumeric() || b"-._~".contains(&b) || sub_delim(b),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn sub_delim(b: u8) -> bool {
+    b"!$&'()*+,;=".contains(&b)
+}
+
 /// Limits that apply before the header section is complete.
 fn check_partial(buf: &[u8]) -> Result<(), ParseError> {
     let line_end = buf.iter().position(|&b| b == b'\n');
     let line_len = line_end.unwrap_or(buf.len());
+    // A method longer than any there is: not a target too long.
+    let method_len = buf[..line_len]
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(line_len);
+    if method_len > MAX_METHOD {
+        return Err(bad("method too long"));
+    }
     // "METHOD SP target SP HTTP/1.1": allow for the method and version.
     if line_len > MAX_TARGET + 32 {
         return Err(ParseError::new(
@@ -310,12 +448,20 @@ fn check_partial(buf: &[u8]) -> Result<(), ParseError> {
 }
 
 /// httparse reports any version other than HTTP/1.0 and HTTP/1.1 as a
-/// version error; a well-formed `HTTP/x.y` gets 505, anything else 400.
+/// version error, and a space inside the target as one too (it reads the
+/// rest as the version). A request line of three parts with a well-formed
+/// `HTTP/x.y` gets 505 (or, for a newer 1.x, is read as 1.1: see
+/// [`parse`]); anything else is a malformed request line, 400.
 fn version_error(buf: &[u8]) -> ParseError {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = first_line(buf);
+    if line.split(|&b| b == b' ').count() != 3 {
+        return bad("malformed request line");
+    }
     let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
     match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            ParseError::new(Status::VersionNotSupported, NEWER_MINOR)
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
@@ -450,6 +596,7 @@ mod tests {
             "a".repeat(MAX_TARGET)
         );
         let long_partial = format!("GET /{}", "a".repeat(MAX_TARGET + 100));
+        let long_method = "M".repeat(100 * 1024);
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n",
             "a".repeat(MAX_HEADER_BYTES)
@@ -470,9 +617,46 @@ mod tests {
                 "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
                 Status::VersionNotSupported,
             ),
+            ("GET /pa th HTTP/1.1\r\nHost: a\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\nHost: a\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\nHost: a\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.0\n\n", Status::BadRequest),
             (
-                "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
-                Status::VersionNotSupported,
+                "GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n",
+                Status::BadRequest,
+            ),
+            ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", Status::BadRequest),
+            (
+                "GET / HTTP/1.1\r\nHost: user@a:80\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a:80/path\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a:80, b\r\n\r\n",
+                Status::BadRequest,
+            ),
+            ("GET / HTTP/1.1\r\nHost: a:http\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\nHost:\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", Status::BadRequest),
+            ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Status::BadRequest),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+                Status::BadRequest,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: frob, chunked\r\n\r\n",
+                Status::NotImplemented,
             ),
             ("GET / FOO/1.1\r\nHost: a\r\n\r\n", Status::BadRequest),
             (
@@ -501,7 +685,7 @@ mod tests {
             ),
             (
                 "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
-                Status::NotImplemented,
+                Status::BadRequest,
             ),
             (
                 "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -509,6 +693,7 @@ mod tests {
             ),
             (&long_target, Status::UriTooLong),
             (&long_partial, Status::UriTooLong),
+            (&long_method, Status::BadRequest),
             (&big_header, Status::HeaderFieldsTooLarge),
             (&many_headers, Status::HeaderFieldsTooLarge),
         ];
@@ -518,6 +703,31 @@ mod tests {
                 Ok(_) => panic!("accepted {:?}", &raw[..raw.len().min(60)]),
             }
         }
+    }
+
+    #[test]
+    fn hosts_and_versions_that_are_accepted() {
+        let cases = [
+            "GET / HTTP/1.1\r\nHost: localhost:8000\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: ex%41mple.org\r\n\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.2\r\nHost: a\r\nUser-Agent: ua\r\n\r\n",
+            "GET / HTTP/1.9\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        ];
+        for raw in cases {
+            let req = parse(raw.as_bytes())
+                .unwrap_or_else(|e| panic!("{raw:?}: {e:?}"))
+                .unwrap_or_else(|| panic!("{raw:?}: incomplete"));
+            assert_eq!(req.version, Version::Http11, "{raw:?}");
+            assert_eq!(req.head_len, raw.len(), "{raw:?}");
+        }
+        // Positions found in the copy made for HTTP/1.2 hold in the original.
+        let raw = b"GET / HTTP/1.2\r\nHost: a\r\nUser-Agent: ua\r\n\r\n";
+        let req = parse(raw).unwrap().unwrap();
+        assert_eq!(&raw[req.user_agent.unwrap()], b"ua");
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+/// The methods a static file server allows (`Allow`).
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
 /// The `Server` header value.
 pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION"));
 
@@ -15,6 +18,7 @@ pub const SERVER: &str = concat!("simple-web-server/", env!("CARGO_PKG_VERSION")
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Ok,
+    NoContent,
     PartialContent,
     MovedPermanently,
     NotModified,
@@ -23,7 +27,6 @@ pub enum Status {
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
-    LengthRequired,
     PreconditionFailed,
     ContentTooLarge,
     UriTooLong,
@@ -39,6 +42,7 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::NoContent => 204,
             Status::PartialContent => 206,
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
@@ -47,7 +51,6 @@ impl Status {
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
-            Status::LengthRequired => 411,
             Status::PreconditionFailed => 412,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
@@ -63,6 +66,7 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::NoContent => "No Content",
             Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
@@ -71,7 +75,6 @@ impl Status {
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
-            Status::LengthRequired => "Length Required",
             Status::PreconditionFailed => "Precondition Failed",
             Status::ContentTooLarge => "Content Too Large",
             Status::UriTooLong => "URI Too Long",
@@ -167,7 +170,7 @@ impl Reply {
             content_range: None,
             cache_control: None,
             location: None,
-            allow: (status == Status::MethodNotAllowed).then_some("GET, HEAD"),
+            allow: (status == Status::MethodNotAllowed).then_some(ALLOW),
             payload: Payload::Bytes(error_page(status)),
         }
     }
@@ -190,6 +193,15 @@ impl Reply {
         reply.content_type = Some(Cow::Borrowed(content_type));
         reply.cache_control = Some("no-store");
         reply.payload = Payload::Bytes(body);
+        reply
+    }
+
+    /// The answer to `OPTIONS`: which methods there are, and no body.
+    pub fn options() -> Reply {
+        let mut reply = Reply::error(Status::NoContent);
+        reply.content_type = None;
+        reply.allow = Some(ALLOW);
+        reply.payload = Payload::None;
         reply
     }
 
