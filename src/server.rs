@@ -634,17 +634,10 @@ impl Acceptor<'_> {
         }
         // A connection accepted and held at the limit is answered too (and
         // closed, as the drain does): it was accepted, so it is not lost.
-        if let Some(held) = self.held.take() {
-            let Accepted {
-                stream,
-                peer,
-                at,
-                admin,
-            } = held;
-            match self.pool.place(stream, peer, at, admin) {
-                Ok(worker) => self.unwoken[worker] = true,
-                Err(_) => log::warn!("a connection held at the limit could not be placed"),
-            }
+        if let Some(held) = self.held.take()
+            && self.place(held).is_err()
+        {
+            log::warn!("a connection held at the limit could not be placed");
         }
         self.wake_workers();
     }
@@ -684,6 +677,21 @@ impl Acceptor<'_> {
             self.held = Some(accepted);
             return false;
         }
+        match self.place(accepted) {
+            Ok(()) => {
+                self.eviction_asked = None;
+                true
+            }
+            Err(accepted) => {
+                self.held = Some(accepted);
+                false
+            }
+        }
+    }
+
+    /// Hands a connection to the least-loaded worker with room (woken with
+    /// the rest of the batch); gives it back if every channel is full.
+    fn place(&mut self, accepted: Accepted) -> Result<(), Accepted> {
         let Accepted {
             stream,
             peer,
@@ -694,18 +702,14 @@ impl Acceptor<'_> {
             Ok(worker) => {
                 self.unwoken[worker] = true;
                 self.placed += 1;
-                self.eviction_asked = None;
-                true
+                Ok(())
             }
-            Err((stream, peer)) => {
-                self.held = Some(Accepted {
-                    stream,
-                    peer,
-                    at,
-                    admin,
-                });
-                false
-            }
+            Err((stream, peer)) => Err(Accepted {
+                stream,
+                peer,
+                at,
+                admin,
+            }),
         }
     }
 }
