@@ -469,3 +469,33 @@ fn a_bad_admin_address_is_a_one_line_usage_error() {
         "{out:?}"
     );
 }
+
+/// At `--max-connections`, with a public connection held waiting for room,
+/// a health check still gets through: the admin listener is accepted apart
+/// and its connections don't count against the limit.
+#[test]
+fn health_answers_at_the_connection_limit() {
+    let root = site();
+    let args = ["--max-connections", "2", "--admin", "127.0.0.1:0"];
+    let server = Server::start(root.path(), &args);
+    let admin = admin_addr(&server);
+    // Two connections mid-request (never idle, so never evicted) fill the
+    // limit; a third waits, held by the acceptor.
+    let mut busy: Vec<Client> = (0..2).map(|_| server.client()).collect();
+    for client in &mut busy {
+        client.send(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n");
+    }
+    let mut waiting = server.client();
+    waiting.send(get_request("/a.txt").as_bytes());
+    let started = std::time::Instant::now();
+    let health = admin_fetch(admin, "GET", "/health");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "/health took {:?} at the limit (the header timeout is 10 s)",
+        started.elapsed()
+    );
+    // The held one is answered once a slot frees.
+    drop(busy);
+    assert_eq!(waiting.read_response().body_text(), A_TXT);
+}
