@@ -27,7 +27,9 @@ const EXIT_INTERRUPTED: i32 = 130;
 
 /// A static-file HTTP/1.1 server: a fixed pool of workers fed by one acceptor.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+// Negative numbers are read as values (and refused as such: "invalid
+// value '-1' for '--header-timeout'"), not as unknown flags.
+#[command(version, about, allow_negative_numbers = true)]
 struct Args {
     /// Directory to serve.
     #[arg(default_value = ".")]
@@ -279,15 +281,15 @@ fn main() -> ExitCode {
     match served {
         Ok(summary) => {
             log::info!(
-                "served {} requests, sent {} bytes, up {:.1}s",
-                summary.requests,
-                summary.bytes_sent,
+                "served {}, sent {}, up {:.1}s",
+                count(summary.requests, "request"),
+                count(summary.bytes_sent, "byte"),
                 summary.uptime.as_secs_f64()
             );
             if summary.abandoned > 0 {
                 log::warn!(
-                    "shutdown timeout: abandoned {} open connections",
-                    summary.abandoned
+                    "shutdown timeout: abandoned {}",
+                    count(summary.abandoned as u64, "open connection")
                 );
                 return ExitCode::from(EXIT_FAILURE);
             }
@@ -343,6 +345,14 @@ fn remove_pid_file(path: &Path) {
     let ours = format!("{}\n", std::process::id());
     if std::fs::read_to_string(path).is_ok_and(|content| content == ours) {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+/// `1 request`, `2 requests`.
+fn count(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
     }
 }
 

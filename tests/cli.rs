@@ -51,6 +51,17 @@ fn port_not_a_number_is_a_usage_error() {
 }
 
 #[test]
+fn a_negative_number_is_an_invalid_value_not_an_unknown_flag() {
+    let out = usage_error(&["--header-timeout", "-1"]);
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0].contains("invalid value '-1' for '--header-timeout"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     let out = usage_error(&["--frobnicate"]);
     assert!(out.stderr.contains("--frobnicate"), "{out:?}");
