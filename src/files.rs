@@ -515,9 +515,9 @@ impl FileCache {
 
 /// A request path after decoding and normalising.
 #[derive(Debug, PartialEq)]
-struct Resolved<'a> {
+pub(crate) struct Resolved<'a> {
     /// The path relative to the root, without `.`, `..` or empty segments.
-    rel: PathBuf,
+    pub(crate) rel: PathBuf,
     /// Whether the request path ended in `/`.
     dir_form: bool,
     query: Option<&'a str>,
@@ -551,7 +551,7 @@ impl Resolved<'_> {
 /// Decodes and normalises a request target. Percent-decoding happens once;
 /// an encoded `/` or a NUL is refused (400), `..` above the root is refused
 /// (400), and a dotfile segment is 404 unless `show_hidden`.
-fn resolve(target: &str, show_hidden: bool) -> Result<Resolved<'_>, Status> {
+pub(crate) fn resolve(target: &str, show_hidden: bool) -> Result<Resolved<'_>, Status> {
     let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (target, None),

@@ -32,6 +32,8 @@ mod deadlines;
 mod files;
 #[cfg(test)]
 mod fuzz;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod listener;
 mod metrics;
