@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
-use crate::compress::CompressLevel;
+use crate::compress::{self, CompressLevel};
 use crate::tls::TlsSource;
 
 /// The longest any timeout may be (one day): deadlines are computed as
@@ -143,6 +143,29 @@ impl Config {
                 format!("a number from 0 to {MAX_ACCEPTOR_NICE}"),
             ));
         }
+        if let Some(value) = &self.cache_control
+            && (value.trim().is_empty()
+                || !value
+                    .bytes()
+                    .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic()))
+        {
+            // It goes into response heads as it is: no CR/LF, no controls.
+            return Err(ConfigError::new(
+                "--cache-control",
+                value.escape_debug().to_string(),
+                "printable ASCII, like \"max-age=3600\"".into(),
+            ));
+        }
+        if self.compress_min_size > compress::MAX_SIZE {
+            return Err(ConfigError::new(
+                "--compress-min-size",
+                self.compress_min_size.to_string(),
+                format!(
+                    "at most {} (16M): larger files are never compressed",
+                    compress::MAX_SIZE
+                ),
+            ));
+        }
         let timeouts = [
             ("--header-timeout", self.header_timeout, 1),
             ("--keepalive-timeout", self.keepalive_timeout, 1),
@@ -205,7 +228,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 7] = [
+        let cases: [Case; 9] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -219,6 +242,10 @@ mod tests {
             ("--health-delay", |c| {
                 c.health_delay = Duration::from_secs(MAX_TIMEOUT_SECS + 1)
             }),
+            ("--cache-control", |c| {
+                c.cache_control = Some("max-age=1\r\nX-Injected: 1".into())
+            }),
+            ("--compress-min-size", |c| c.compress_min_size = u64::MAX),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

@@ -587,8 +587,6 @@ impl Conn {
             _ => 0,
         };
         let reply = match request.method {
-            // We don't read chunked bodies: refuse, and close (the body
-            // is still on the wire and must never be read as a request).
             _ if self.admin => admin::respond(&request, ctx.board),
             Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
             Method::Options => Reply::options(),

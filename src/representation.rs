@@ -1,5 +1,6 @@
-//! A file as HTTP sees it: its representations (the file itself and any
-//! precompressed sidecars), their validators, and the answer to a request
+//! A file as HTTP sees it: its representations (the file itself, any
+//! precompressed sidecars, and variants compressed on the fly), their
+//! validators, which one a client gets, and the answer to a request
 //! for one of them: conditional (`304`, `412`) and range (`206`, `416`,
 //! `multipart/byteranges`) requests.
 

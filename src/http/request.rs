@@ -59,7 +59,8 @@ pub enum Body {
     None,
     /// `Content-Length` bytes follow the header section.
     Length(u64),
-    /// A chunked body follows; we do not read those (the connection closes).
+    /// A chunked body follows: read to its end (see `chunked.rs`) before
+    /// the request is answered.
     Chunked,
 }
 

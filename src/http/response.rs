@@ -115,9 +115,11 @@ pub struct Reply {
 #[derive(Debug)]
 pub struct Representation {
     pub content_type: Cow<'static, str>,
-    /// `Content-Encoding` of a precompressed sidecar (`br`, `gzip`).
+    /// `Content-Encoding` of a precompressed sidecar or a variant
+    /// compressed on the fly (`br`, `zstd`, `gzip`).
     pub content_encoding: Option<&'static str>,
-    /// The resource has precompressed variants: `Vary: Accept-Encoding`.
+    /// The resource has other encodings (sidecars, or compression on the
+    /// fly): `Vary: Accept-Encoding`.
     pub varies: bool,
     /// A strong entity-tag, quotes included.
     pub etag: String,
