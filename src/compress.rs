@@ -356,7 +356,7 @@ impl Cache {
 /// A compression thread: takes jobs until the server (the last strong
 /// reference to the compressor) is gone.
 fn compress_jobs(queue: &Receiver<Job>, compressor: &std::sync::Weak<Compressor>) {
-    crate::server::lower_thread_priority(10);
+    crate::acceptor::lower_thread_priority(10);
     while let Ok(job) = queue.recv() {
         let Some(compressor) = compressor.upgrade() else {
             return;

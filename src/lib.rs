@@ -23,6 +23,7 @@
 //! # Ok::<(), simple_web_server::Error>(())
 //! ```
 
+mod acceptor;
 mod access_log;
 mod admin;
 mod compress;
