@@ -187,6 +187,12 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
                 "too many header fields",
             ));
         }
+        // httparse judges a version before its line ends: wait for the
+        // whole line, so the answer never depends on where a read ended.
+        Err(httparse::Error::Version) if !buf.contains(&b'\n') => {
+            check_partial(buf)?;
+            return Ok(None);
+        }
         Err(httparse::Error::Version) => return Err(version_error(buf)),
         Err(_) => {
             // A target over the limit can make httparse fail before it sees
@@ -704,6 +710,19 @@ mod tests {
                 Ok(_) => panic!("accepted {:?}", &raw[..raw.len().min(60)]),
             }
         }
+    }
+
+    #[test]
+    fn a_version_is_judged_on_the_whole_line() {
+        let whole = "GET / HTTP/2.0\r\nHost: a\r\n\r\n";
+        for cut in 1..whole.len() {
+            match status_of(&whole[..cut]) {
+                Ok(None) => {}
+                Err(status) => assert_eq!(status, Status::VersionNotSupported, "cut at {cut}"),
+                Ok(Some(_)) => panic!("accepted at {cut}"),
+            }
+        }
+        assert_eq!(status_of(whole).err(), Some(Status::VersionNotSupported));
     }
 
     #[test]
