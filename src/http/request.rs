@@ -741,7 +741,7 @@ mod tests {
             long_field,
         ];
         for whole in &cases {
-            let expected = status_of(whole).err().expect("refused whole");
+            let expected = status_of(whole).expect_err("refused whole");
             for cut in 1..whole.len() {
                 match status_of(&whole[..cut]) {
                     Ok(None) => {}
