@@ -14,6 +14,9 @@ pub const MAX_HEADERS: usize = 100;
 pub const MAX_DISCARDED_BODY: u64 = 1024 * 1024;
 /// Longest method token we accept (the longest registered one has 17).
 const MAX_METHOD: usize = 32;
+/// Longest request line: "METHOD SP target SP HTTP/1.1", with room for the
+/// method and the version around the longest target.
+const MAX_LINE: usize = MAX_TARGET + 32;
 /// The transfer codings we can be sent before `chunked` (the body is
 /// discarded, so they need no decoding); others get `501`.
 const KNOWN_CODINGS: [&[u8]; 6] = [
@@ -196,10 +199,16 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
         Err(httparse::Error::Version) => return Err(version_error(buf)),
         Err(_) => {
             // A target over the limit can make httparse fail before it sees
-            // the line end; the client deserves 414, not 400. (Not the
-            // section's size: a malformed field is a 400 however much
-            // follows it, as it is when it arrives in a smaller read.)
-            check_request_line(buf)?;
+            // the line end; the client deserves 414, not 400 — but only if
+            // the line passed its limit before anything malformed, as a
+            // smaller read would have found. (Not the section's size: a
+            // malformed field is a 400 however much follows it.)
+            let limit = MAX_LINE.min(buf.len());
+            let mut one = [httparse::EMPTY_HEADER; 1];
+            let first = httparse::Request::new(&mut one).parse(&buf[..limit]);
+            if matches!(first, Ok(httparse::Status::Partial)) {
+                check_request_line(buf)?;
+            }
             return Err(bad("malformed request line or header"));
         }
     };
@@ -456,8 +465,7 @@ fn check_request_line(buf: &[u8]) -> Result<(), ParseError> {
     if method_len > MAX_METHOD {
         return Err(bad("method too long"));
     }
-    // "METHOD SP target SP HTTP/1.1": allow for the method and version.
-    if line_len > MAX_TARGET + 32 {
+    if line_len > MAX_LINE {
         return Err(ParseError::new(
             Status::UriTooLong,
             "request target too long",
@@ -739,6 +747,8 @@ mod tests {
             "GET /abc HTTP/2.0x\r\nHost: a\r\n\r\n".to_owned(),
             format!("{} / HTTP/1.1\r\nHost: a\r\n\r\n", "A".repeat(40)),
             long_field,
+            format!("GET /a\x01{} HTTP/1.1\r\nHost: a\r\n\r\n", "b".repeat(9000)),
+            format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "b".repeat(9000)),
         ];
         for whole in &cases {
             let expected = status_of(whole).expect_err("refused whole");
