@@ -196,19 +196,15 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             check_partial(buf)?;
             return Ok(None);
         }
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::Version) => {
+            check_request_line(buf)?;
+            return Err(version_error(buf));
+        }
         Err(_) => {
             // A target over the limit can make httparse fail before it sees
-            // the line end; the client deserves 414, not 400 — but only if
-            // the line passed its limit before anything malformed, as a
-            // smaller read would have found. (Not the section's size: a
-            // malformed field is a 400 however much follows it.)
-            let limit = MAX_LINE.min(buf.len());
-            let mut one = [httparse::EMPTY_HEADER; 1];
-            let first = httparse::Request::new(&mut one).parse(&buf[..limit]);
-            if matches!(first, Ok(httparse::Status::Partial)) {
-                check_request_line(buf)?;
-            }
+            // the line end: see `check_request_line`. (Not the section's
+            // size: a malformed field is a 400 however much follows it.)
+            check_request_line(buf)?;
             return Err(bad("malformed request line or header"));
         }
     };
@@ -466,6 +462,13 @@ fn check_request_line(buf: &[u8]) -> Result<(), ParseError> {
         return Err(bad("method too long"));
     }
     if line_len > MAX_LINE {
+        // Too long: a 414 if the line was sound up to its limit, as a read
+        // that ended there would find; a 400 if it was malformed before.
+        let mut one = [httparse::EMPTY_HEADER; 1];
+        let head = httparse::Request::new(&mut one).parse(&buf[..MAX_LINE]);
+        if !matches!(head, Ok(httparse::Status::Partial)) {
+            return Err(bad("malformed request line"));
+        }
         return Err(ParseError::new(
             Status::UriTooLong,
             "request target too long",
@@ -749,6 +752,8 @@ mod tests {
             long_field,
             format!("GET /a\x01{} HTTP/1.1\r\nHost: a\r\n\r\n", "b".repeat(9000)),
             format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "b".repeat(9000)),
+            format!("GET /{} /d HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000)),
+            format!("GET /{} /d HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100)),
         ];
         for whole in &cases {
             let expected = status_of(whole).expect_err("refused whole");
