@@ -25,21 +25,6 @@ fn site() -> DocRoot {
     root
 }
 
-/// The admin address from the line the server prints after `Serving`.
-fn admin_addr(server: &Server) -> SocketAddr {
-    let prefix = "Health and metrics at http://";
-    assert!(
-        server.wait_stderr(START_TIMEOUT, prefix, 1),
-        "no admin line: {:?}",
-        server.stderr_lines()
-    );
-    let lines = server.stderr_lines();
-    let line = lines.iter().find(|l| l.starts_with(prefix)).unwrap();
-    let addr = line[prefix.len()..].split("/health").next().unwrap();
-    addr.parse()
-        .unwrap_or_else(|e| panic!("bad admin address in {line:?}: {e}"))
-}
-
 /// One request to the admin listener on a connection of its own.
 fn admin_fetch(admin: SocketAddr, method: &str, path: &str) -> Response {
     exchange(&mut Client::connect(admin), method, path, &[])
@@ -93,7 +78,7 @@ fn family_sum(text: &str, name: &str) -> f64 {
 fn health_answers_ok_and_the_admin_port_serves_no_files() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", "--admin", "127.0.0.1:0"]);
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     let lines = server.stderr_lines();
     let serving = lines
         .iter()
@@ -140,7 +125,7 @@ fn sigterm_makes_health_503_on_a_kept_connection_while_a_download_drains() {
         root.path(),
         &["--quiet", "--workers", "1", "--admin", "127.0.0.1:0"],
     );
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
 
     let mut kept = Client::connect(admin);
     assert_eq!(kept.get("/health").status, 200);
@@ -196,7 +181,7 @@ fn health_delay_reports_503_while_files_are_still_served() {
         root.path(),
         &["--quiet", "--admin", "127.0.0.1:0", "--health-delay", "2"],
     );
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     assert_eq!(admin_fetch(admin, "GET", "/health").status, 200);
 
     let signalled = Instant::now();
@@ -232,7 +217,7 @@ fn health_delay_reports_503_while_files_are_still_served() {
 fn metrics_count_public_requests_by_method_and_class() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", "--admin", "127.0.0.1:0"]);
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
 
     // Two keep-alive connections: six requests, two accepts.
     let mut found = server.client();
@@ -303,7 +288,7 @@ fn metrics_count_public_requests_by_method_and_class() {
 fn idle_gauge_follows_keep_alive_connections() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", "--admin", "127.0.0.1:0"]);
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     let deadline = Instant::now() + IO_TIMEOUT;
     let idle = open_idle(&server, "/a.txt", 3, 3, deadline, |i, resp| {
         assert_eq!(resp.status, 200, "connection {i}: {resp:?}");
@@ -320,7 +305,7 @@ fn an_expired_header_deadline_is_counted() {
         root.path(),
         &["--quiet", "--admin", "127.0.0.1:0", "--header-timeout", "1"],
     );
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     let mut slow = server.client();
     slow.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
     wait_metrics(admin, &["sws_deadline_closes_total{deadline=\"header\"} 1"]);
@@ -337,7 +322,7 @@ fn tls_handshakes_and_failures_are_counted_and_admin_stays_plain() {
         root.path(),
         &["--quiet", "--tls-self-signed", "--admin", "127.0.0.1:0"],
     );
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     let (recorder, config) = Recorder::client();
     let mut client = Client::connect_tls(server.addr(), config.clone(), "localhost");
     assert_eq!(client.get("/a.txt").body_text(), A_TXT);
@@ -369,7 +354,7 @@ fn every_completed_tls_handshake_is_counted() {
         root.path(),
         &["--quiet", "--tls-self-signed", "--admin", "127.0.0.1:0"],
     );
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     // Clients at once, busy with their own handshakes: a worker that
     // waits for the CPU between sending its flight and reading again
     // often finds the client's Finished there already, in the same read.
@@ -403,7 +388,7 @@ fn every_completed_tls_handshake_is_counted() {
 fn promtool_accepts_the_metrics() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", "--admin", "127.0.0.1:0"]);
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     let mut client = server.client();
     assert_eq!(client.get("/a.txt").status, 200);
     assert_eq!(client.head("/a.txt").status, 200);
@@ -478,7 +463,7 @@ fn health_answers_at_the_connection_limit() {
     let root = site();
     let args = ["--max-connections", "2", "--admin", "127.0.0.1:0"];
     let server = Server::start(root.path(), &args);
-    let admin = admin_addr(&server);
+    let admin = server.admin_addr();
     // Two connections mid-request (never idle, so never evicted) fill the
     // limit; a third waits, held by the acceptor.
     let mut busy: Vec<Client> = (0..2).map(|_| server.client()).collect();

@@ -58,25 +58,6 @@ fn decode(encoding: Option<&str>, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A GET of `path`, with `Accept-Encoding: ae` when given.
-fn get_ae(server: &Server, path: &str, ae: Option<&str>) -> Response {
-    match ae {
-        Some(ae) => fetch(server, "GET", path, &[("Accept-Encoding", ae)]),
-        None => fetch(server, "GET", path, &[]),
-    }
-}
-
-fn etag(resp: &Response) -> String {
-    let tag = resp
-        .header("etag")
-        .unwrap_or_else(|| panic!("no ETag: {resp:?}"));
-    assert!(
-        tag.len() > 2 && tag.starts_with('"') && tag.ends_with('"'),
-        "{tag:?}"
-    );
-    tag.to_string()
-}
-
 /// The identity ETag with `-coding` before the closing quote.
 fn variant_etag(identity: &str, coding: &str) -> String {
     format!("{}-{coding}\"", identity.trim_end_matches('"'))
@@ -124,7 +105,7 @@ fn assert_variant(
 fn wait_encoded(server: &Server, path: &str, ae: &str) -> Response {
     let mut last = None;
     let ready = poll_until(READY_TIMEOUT, || {
-        let resp = get_ae(server, path, Some(ae));
+        let resp = get_encoded(server, path, Some(ae));
         let done = resp.header("content-encoding").is_some();
         last = Some(resp);
         done
@@ -153,9 +134,9 @@ fn serve(files: &[(&str, &[u8])], args: &[&str]) -> (DocRoot, Server) {
 fn small_files_are_compressed_on_the_first_request() {
     let js = script(SMALL, 1);
     let (_root, server) = serve(&[("app.js", &js)], &[]);
-    let id_tag = etag(&get_ae(&server, "/app.js", None));
+    let id_tag = etag(&get_encoded(&server, "/app.js", None));
     for coding in ["br", "zstd", "gzip"] {
-        let resp = get_ae(&server, "/app.js", Some(coding));
+        let resp = get_encoded(&server, "/app.js", Some(coding));
         assert_variant(&resp, Some(coding), &js, &id_tag, coding);
         assert!(
             resp.body.len() < js.len() / 2,
@@ -170,10 +151,10 @@ fn small_files_are_compressed_on_the_first_request() {
 fn large_files_are_compressed_in_the_background() {
     let js = script(LARGE, 2);
     let (_root, server) = serve(&[("big.js", &js)], &[]);
-    let id_tag = etag(&get_ae(&server, "/big.js", None));
+    let id_tag = etag(&get_encoded(&server, "/big.js", None));
     for coding in ["br", "zstd", "gzip"] {
         // Cold: answered at once as it is, while a thread compresses it.
-        let first = get_ae(&server, "/big.js", Some(coding));
+        let first = get_encoded(&server, "/big.js", Some(coding));
         assert_variant(&first, None, &js, &id_tag, &format!("first {coding}"));
         let resp = wait_encoded(&server, "/big.js", coding);
         assert_variant(&resp, Some(coding), &js, &id_tag, coding);
@@ -188,7 +169,7 @@ fn large_files_are_compressed_in_the_background() {
 fn accept_encoding_q_values_and_refusals() {
     let js = script(SMALL, 3);
     let (_root, server) = serve(&[("app.js", &js)], &[]);
-    let id_tag = etag(&get_ae(&server, "/app.js", None));
+    let id_tag = etag(&get_encoded(&server, "/app.js", None));
     let cases: &[(Option<&str>, Option<&str>)] = &[
         (Some("br;q=0, gzip"), Some("gzip")),
         (Some("gzip, deflate, br, zstd"), Some("br")),
@@ -208,7 +189,7 @@ fn accept_encoding_q_values_and_refusals() {
         (None, None),
     ];
     for (ae, coding) in cases {
-        let resp = get_ae(&server, "/app.js", *ae);
+        let resp = get_encoded(&server, "/app.js", *ae);
         let what = format!("Accept-Encoding {ae:?}");
         assert_variant(&resp, *coding, &js, &id_tag, &what);
     }
@@ -222,9 +203,9 @@ fn accept_encoding_q_values_and_refusals() {
 fn codings_below_q1_beat_an_unlisted_identity() {
     let js = script(SMALL, 3);
     let (_root, server) = serve(&[("app.js", &js)], &[]);
-    let id_tag = etag(&get_ae(&server, "/app.js", None));
+    let id_tag = etag(&get_encoded(&server, "/app.js", None));
     for (ae, coding) in [("gzip;q=0.5", "gzip"), ("gzip;q=0.5, zstd;q=0.8", "zstd")] {
-        let resp = get_ae(&server, "/app.js", Some(ae));
+        let resp = get_encoded(&server, "/app.js", Some(ae));
         assert_variant(&resp, Some(coding), &js, &id_tag, ae);
     }
 }
@@ -233,7 +214,7 @@ fn codings_below_q1_beat_an_unlisted_identity() {
 fn each_variant_has_its_own_etag() {
     let js = script(LARGE, 4);
     let (_root, server) = serve(&[("big.js", &js)], &[]);
-    let id_tag = etag(&get_ae(&server, "/big.js", None));
+    let id_tag = etag(&get_encoded(&server, "/big.js", None));
     let br = wait_encoded(&server, "/big.js", "br");
     let br_tag = variant_etag(&id_tag, "br");
     assert_variant(&br, Some("br"), &js, &id_tag, "br");
@@ -320,7 +301,7 @@ fn head_matches_get_for_each_coding() {
     for path in ["/app.js", "/big.js"] {
         for ae in ["br", "zstd", "gzip", "identity"] {
             let what = format!("{path} {ae}");
-            let get = get_ae(&server, path, Some(ae));
+            let get = get_encoded(&server, path, Some(ae));
             let mut client = server.client();
             let head = exchange(&mut client, "HEAD", path, &[("Accept-Encoding", ae)]);
             assert_eq!(head.status, 200, "{what}: {head:?}");
@@ -360,7 +341,7 @@ fn types_and_sizes_that_are_not_compressed() {
     let (_root, server) = serve(files, &[]);
     for (name, content) in files {
         let path = format!("/{name}");
-        let resp = get_ae(&server, &path, Some("br, gzip, zstd"));
+        let resp = get_encoded(&server, &path, Some("br, gzip, zstd"));
         assert_eq!(resp.status, 200, "{name}: {resp:?}");
         let encoding = resp.header("content-encoding");
         assert!(decode(encoding, &resp.body) == *content, "{name}");
@@ -373,8 +354,8 @@ fn types_and_sizes_that_are_not_compressed() {
 
     // Below the default 1 KiB minimum, but not below --compress-min-size 100.
     let (_root, server) = serve(&[("short.txt", &short)], &["--compress-min-size", "100"]);
-    let id_tag = etag(&get_ae(&server, "/short.txt", None));
-    let resp = get_ae(&server, "/short.txt", Some("gzip"));
+    let id_tag = etag(&get_encoded(&server, "/short.txt", None));
+    let resp = get_encoded(&server, "/short.txt", Some("gzip"));
     assert_variant(&resp, Some("gzip"), &short, &id_tag, "min size 100");
 }
 
@@ -389,8 +370,8 @@ fn a_changed_file_gets_a_fresh_variant() {
     let epoch = SystemTime::UNIX_EPOCH;
     set_mtime(&path, epoch + Duration::from_secs(1_600_000_000));
     let server = Server::start(root.path(), &["--quiet"]);
-    let old_tag = etag(&get_ae(&server, "/live.js", None));
-    let resp = get_ae(&server, "/live.js", Some("br"));
+    let old_tag = etag(&get_encoded(&server, "/live.js", None));
+    let resp = get_encoded(&server, "/live.js", Some("br"));
     assert_variant(&resp, Some("br"), &old, &old_tag, "before the change");
 
     // Nothing asks the server while the file changes: it sees no half-way state.
@@ -399,7 +380,7 @@ fn a_changed_file_gets_a_fresh_variant() {
     // Each worker trusts what it looked up for 1 s.
     let mut new_tag = old_tag.clone();
     let changed = poll_until(Duration::from_secs(10), || {
-        let resp = get_ae(&server, "/live.js", None);
+        let resp = get_encoded(&server, "/live.js", None);
         new_tag = etag(&resp);
         assert!(
             new_tag == old_tag || resp.body == new,
@@ -413,7 +394,7 @@ fn a_changed_file_gets_a_fresh_variant() {
     // sends must be consistent, and the new variant must come.
     let mut last = None;
     let fresh = poll_until(Duration::from_secs(10), || {
-        let resp = get_ae(&server, "/live.js", Some("br"));
+        let resp = get_encoded(&server, "/live.js", Some("br"));
         let tag = etag(&resp);
         let (content, id_tag) = if tag == variant_etag(&old_tag, "br") {
             (&old, &old_tag)
@@ -438,9 +419,9 @@ fn a_sidecar_wins_over_compression_on_the_fly() {
     let sidecar = encoder.finish().unwrap();
     let files: &[(&str, &[u8])] = &[("app.js", &js), ("app.js.gz", &sidecar)];
     let (_root, server) = serve(files, &["--precompressed"]);
-    let id_tag = etag(&get_ae(&server, "/app.js", None));
+    let id_tag = etag(&get_encoded(&server, "/app.js", None));
 
-    let resp = get_ae(&server, "/app.js", Some("gzip"));
+    let resp = get_encoded(&server, "/app.js", Some("gzip"));
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.header("content-encoding"), Some("gzip"), "{resp:?}");
     assert!(resp.body == sidecar, "gzip: not the sidecar's bytes");
@@ -449,17 +430,17 @@ fn a_sidecar_wins_over_compression_on_the_fly() {
     assert!(varies(&resp), "{resp:?}");
 
     for coding in ["br", "zstd"] {
-        let resp = get_ae(&server, "/app.js", Some(coding));
+        let resp = get_encoded(&server, "/app.js", Some(coding));
         assert_variant(&resp, Some(coding), &js, &id_tag, coding);
     }
     // One negotiation over sidecars and codings made on the fly alike: a
     // preferred coding made on the fly beats a sidecar the client ranks
     // lower, and identity named above the sidecar's coding beats it.
     let ae = "gzip;q=0.5, zstd";
-    let resp = get_ae(&server, "/app.js", Some(ae));
+    let resp = get_encoded(&server, "/app.js", Some(ae));
     assert_variant(&resp, Some("zstd"), &js, &id_tag, ae);
     let ae = "gzip;q=0.5, identity";
-    let resp = get_ae(&server, "/app.js", Some(ae));
+    let resp = get_encoded(&server, "/app.js", Some(ae));
     assert_variant(&resp, None, &js, &id_tag, ae);
 }
 
@@ -477,15 +458,15 @@ fn a_variant_bigger_than_the_cache_is_served_as_identity() {
     let files: &[(&str, &[u8])] = &[("keys.js", &keys), ("same.js", &same)];
     let args = ["--workers", "1", "--compress-cache-size", "1K"];
     let (_root, server) = serve(files, &args);
-    let id_tag = etag(&get_ae(&server, "/keys.js", None));
+    let id_tag = etag(&get_encoded(&server, "/keys.js", None));
     let check = |round: usize| {
         for coding in ["br", "zstd", "gzip"] {
-            let resp = get_ae(&server, "/keys.js", Some(coding));
+            let resp = get_encoded(&server, "/keys.js", Some(coding));
             let what = format!("round {round} {coding}");
             assert_variant(&resp, None, &keys, &id_tag, &what);
         }
     };
-    let same_tag = etag(&get_ae(&server, "/same.js", None));
+    let same_tag = etag(&get_encoded(&server, "/same.js", None));
     let resp = wait_encoded(&server, "/same.js", "br");
     assert_variant(&resp, Some("br"), &same, &same_tag, "same.js br");
     // The first round queues keys.js's three jobs. One worker has one
@@ -496,7 +477,7 @@ fn a_variant_bigger_than_the_cache_is_served_as_identity() {
     assert_variant(&resp, Some("zstd"), &same, &same_tag, "same.js zstd");
     // Refused without evicting anything: same.js's brotli is still cached
     // (asked under another path, which the worker has not cached itself).
-    let resp = get_ae(&server, "/./same.js", Some("br"));
+    let resp = get_encoded(&server, "/./same.js", Some("br"));
     assert_variant(&resp, Some("br"), &same, &same_tag, "same.js br again");
     for round in 1..20 {
         check(round);
@@ -510,7 +491,7 @@ fn compress_off_sends_files_as_they_are() {
     let (_root, server) = serve(files, &["--compress", "off"]);
     for (name, content) in files {
         for _ in 0..3 {
-            let resp = get_ae(&server, &format!("/{name}"), Some("br, zstd, gzip"));
+            let resp = get_encoded(&server, &format!("/{name}"), Some("br, zstd, gzip"));
             assert_eq!(resp.status, 200, "{name}: {resp:?}");
             assert_eq!(resp.header("content-encoding"), None, "{name}: {resp:?}");
             assert!(resp.header("vary").is_none(), "{name}: {resp:?}");
@@ -531,14 +512,14 @@ fn directory_listings_are_compressed() {
     root.file("tiny/a.txt", "a");
     let server = Server::start(root.path(), &["--quiet"]);
 
-    let plain = get_ae(&server, "/book/", None);
+    let plain = get_encoded(&server, "/book/", None);
     assert_eq!(plain.status, 200, "{plain:?}");
     assert!(
         plain.body.len() > 1024,
         "listing too small to test: {}",
         plain.body.len()
     );
-    let resp = get_ae(&server, "/book/", Some("gzip"));
+    let resp = get_encoded(&server, "/book/", Some("gzip"));
     assert_variant(&resp, Some("gzip"), &plain.body, &etag(&plain), "listing");
     assert!(etag(&resp).ends_with("-gzip\""), "{resp:?}");
     let html = String::from_utf8(decode(Some("gzip"), &resp.body)).unwrap();
@@ -547,7 +528,7 @@ fn directory_listings_are_compressed() {
     }
 
     // A listing below the minimum size is sent as it is.
-    let resp = get_ae(&server, "/tiny/", Some("gzip"));
+    let resp = get_encoded(&server, "/tiny/", Some("gzip"));
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.header("content-encoding"), None, "{resp:?}");
     assert!(resp.header("vary").is_none(), "{resp:?}");

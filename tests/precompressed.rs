@@ -49,36 +49,6 @@ fn site() -> DocRoot {
     root
 }
 
-/// One request on a fresh connection.
-fn fetch(server: &Server, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut client = server.client();
-    client.send(raw_request(method, path, headers).as_bytes());
-    if method == "HEAD" {
-        client.read_head_response()
-    } else {
-        client.read_response()
-    }
-}
-
-/// A GET with `Accept-Encoding: ae` (none when `None`).
-fn get_encoded(server: &Server, path: &str, ae: Option<&str>) -> Response {
-    match ae {
-        Some(ae) => fetch(server, "GET", path, &[("Accept-Encoding", ae)]),
-        None => fetch(server, "GET", path, &[]),
-    }
-}
-
-fn etag(resp: &Response) -> String {
-    let tag = resp
-        .header("etag")
-        .unwrap_or_else(|| panic!("no ETag: {resp:?}"));
-    assert!(
-        tag.starts_with('"') && tag.ends_with('"') && tag.len() >= 2,
-        "not a strong ETag: {tag:?}"
-    );
-    tag.to_string()
-}
-
 /// Which representation a response carries.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Coding {

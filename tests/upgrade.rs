@@ -62,18 +62,6 @@ fn wait_new_pid(pid_file: &Path, old: u32) -> Generation {
     Generation { pid: pid.unwrap() }
 }
 
-/// The admin address from the `Health and metrics at http://ADDR/health …` line.
-fn admin_addr(server: &Server) -> SocketAddr {
-    assert!(server.wait_stderr(IO_TIMEOUT, "Health and metrics at", 1));
-    let line = server
-        .stderr_lines()
-        .into_iter()
-        .find(|l| l.starts_with("Health and metrics at"))
-        .unwrap();
-    let rest = line.trim_start_matches("Health and metrics at http://");
-    rest[..rest.find('/').unwrap()].parse().unwrap()
-}
-
 /// What the looping keep-alive clients saw.
 #[derive(Default)]
 struct Tally {
@@ -138,7 +126,7 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     let pid_arg = pid_file.to_str().unwrap();
     let args = ["--pid-file", pid_arg, "--admin", "127.0.0.1:0", "-q"];
     let mut server = Server::start(root.path(), &args);
-    let (addr, admin) = (server.addr(), admin_addr(&server));
+    let (addr, admin) = (server.addr(), server.admin_addr());
     let old = server.pid();
     assert_eq!(read_pid(&pid_file), Some(old));
 
@@ -381,7 +369,7 @@ fn a_new_generation_closes_the_sockets_it_took_over_when_it_stops() {
         "127.0.0.1:0",
     ];
     let mut server = Server::start(root.path(), &args);
-    let (addr, admin) = (server.addr(), admin_addr(&server));
+    let (addr, admin) = (server.addr(), server.admin_addr());
     server.send_signal(libc::SIGUSR2);
     let new = wait_new_pid(&pid_file, server.pid());
     assert_eq!(

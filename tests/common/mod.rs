@@ -406,6 +406,22 @@ impl Server {
         assert_eq!(status.code(), Some(0), "{status:?}");
     }
 
+    /// The admin listener's address (`--admin`), from the line the server
+    /// prints after `Serving`.
+    pub fn admin_addr(&self) -> SocketAddr {
+        let prefix = "Health and metrics at http://";
+        assert!(
+            self.wait_stderr(START_TIMEOUT, prefix, 1),
+            "no admin line: {:?}",
+            self.stderr_lines()
+        );
+        let lines = self.stderr_lines();
+        let line = lines.iter().find(|l| l.starts_with(prefix)).unwrap();
+        let addr = line[prefix.len()..].split("/health").next().unwrap();
+        addr.parse()
+            .unwrap_or_else(|e| panic!("bad admin address in {line:?}: {e}"))
+    }
+
     /// A new client connected to this server.
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
@@ -1111,6 +1127,27 @@ pub fn exchange(
     } else {
         client.read_response()
     }
+}
+
+/// A GET of `path` on a fresh connection, with `Accept-Encoding: ae`
+/// when given.
+pub fn get_encoded(server: &Server, path: &str, ae: Option<&str>) -> Response {
+    match ae {
+        Some(ae) => fetch(server, "GET", path, &[("Accept-Encoding", ae)]),
+        None => fetch(server, "GET", path, &[]),
+    }
+}
+
+/// The response's `ETag`, which must be a strong one.
+pub fn etag(resp: &Response) -> String {
+    let tag = resp
+        .header("etag")
+        .unwrap_or_else(|| panic!("no ETag: {resp:?}"));
+    assert!(
+        tag.len() > 2 && tag.starts_with('"') && tag.ends_with('"'),
+        "not a strong ETag: {tag:?}"
+    );
+    tag.to_string()
 }
 
 /// One request on a fresh connection.
