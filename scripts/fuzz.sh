@@ -6,9 +6,15 @@
 #   scripts/fuzz.sh                       every target, 30 s each
 #   SECS=3600 scripts/fuzz.sh range       one target for an hour
 #   scripts/fuzz.sh request_stream proxy_header
+#   SECS=20 PROFILE=dev scripts/fuzz.sh   what CI runs (.ci/run)
+#
+# PROFILE=release (the default) builds as cargo-fuzz does, optimised: best
+# for long runs, about 7 minutes to build from clean on two cores.
+# PROFILE=dev builds at opt-level 1 (fuzz/Cargo.toml) in under 3 minutes
+# and runs somewhat slower: enough for a short run in CI.
 #
 # Each run starts from the seeds checked in under fuzz/corpus/TARGET and
-# grows its own corpus in fuzz/work/TARGET (not checked in, kept between
+# the inputs that once found bugs (fuzz/regressions/TARGET), and grows its own corpus in fuzz/work/TARGET (not checked in, kept between
 # runs, so longer runs build on earlier ones). A crash leaves its input in
 # fuzz/artifacts/TARGET/; `cargo fuzz run TARGET FILE` (in fuzz/) replays
 # it. Uses the nightly toolchain when one is installed, and stable with
@@ -17,7 +23,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECS=${SECS:-30}
+PROFILE=${PROFILE:-release}
 FUZZ=$PWD/fuzz
+case $PROFILE in
+    release) profile=() ;;
+    dev) profile=(--dev) ;;
+    *) echo "fuzz: PROFILE is release or dev, not '$PROFILE'" >&2; exit 2 ;;
+esac
 
 # libFuzzer options beyond the defaults, per target: request heads reach
 # the 16 KiB header limit only with inputs longer than the default 4 KiB.
@@ -42,8 +54,8 @@ fi
 
 cd "$FUZZ"
 start=$SECONDS
-"${fuzz[@]}" build
-echo "fuzz: built ${#targets[@]} targets in $((SECONDS - start)) s"
+"${fuzz[@]}" build "${profile[@]}"
+echo "fuzz: built ${#targets[@]} targets ($PROFILE) in $((SECONDS - start)) s"
 
 failed=()
 summary=()
@@ -59,7 +71,11 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target for $SECS s"
     status=ok
     # The first corpus directory is the one libFuzzer adds to.
-    if ! "${fuzz[@]}" run "$target" "$FUZZ/work/$target" "$FUZZ/corpus/$target" \
+    dirs=("$FUZZ/work/$target" "$FUZZ/corpus/$target")
+    if [ -d "regressions/$target" ]; then
+        dirs+=("$FUZZ/regressions/$target")
+    fi
+    if ! "${fuzz[@]}" run "${profile[@]}" "$target" "${dirs[@]}" \
         -- "${args[@]}" >"$log" 2>&1; then
         status=FAILED
         failed+=("$target")

@@ -31,8 +31,6 @@ mod config;
 mod conn;
 mod deadlines;
 mod files;
-#[cfg(test)]
-mod fuzz;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod http;
