@@ -39,6 +39,7 @@ import statistics
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from idle_rss import rss_kib  # noqa: E402  (the same RSS as the idle rows)
 
