@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Compares simple-web-server with nginx, lighttpd and h2o over loopback, with
-# wrk and ab, on one generated docroot (1k.bin, 100k.bin, 10m.bin), over
+# Compares simple-web-server with nginx, lighttpd and h2o (and caddy, as a
+# reference column) over loopback, with wrk and ab, on one generated docroot
+# (1k.bin, 100k.bin, 10m.bin, and 1g.bin when a 1 GiB row is selected), over
 # plain HTTP and over HTTPS.
 #
-#   bash benches/compare.sh            # DUR=5 REPEATS=3: about 13 minutes
-#   QUICK=1 bash benches/compare.sh    # DUR=2 REPEATS=1: a smoke run
+#   bash benches/compare.sh            # DUR=5 REPEATS=3: about 21 minutes
+#   QUICK=1 bash benches/compare.sh    # DUR=2 REPEATS=1: a smoke run (about 6)
 #
 # Environment: WORKERS (2) workers/worker processes/threads for every server,
-# DUR (5) seconds per wrk run, REPEATS (3) rounds, AB_N (20000) ab requests,
+# DUR (5) seconds per wrk run, DUR_1G (the larger of 10 and 2 × DUR) seconds
+# per wrk run of the 1 GiB rows, REPEATS (3) rounds, AB_N (20000) ab requests,
 # IDLE_CONNS (5000) idle keep-alive connections for the memory rows (0: skip),
-# ROWS (all nine) a subset of rows: c50 c1000 ab c8_10m c50_100k (plain HTTP)
-# and tls_c50 tls_c50_100k tls_c8_10m tls_ab (HTTPS).
+# ROWS (all eleven) a subset of rows: c50 c1000 ab c8_10m c50_100k c2_1g
+# (plain HTTP) and tls_c50 tls_c50_100k tls_c8_10m tls_c2_1g tls_ab (HTTPS).
 #
 # HTTPS rows: every server serves the same docroot with the same throwaway
 # ECDSA P-256 certificate (made once per run with openssl, for localhost and
@@ -22,18 +24,40 @@
 # shipped, does its private-key operations in a separate "neverbleed"
 # process; its CPU counts in h2o's server CPU.
 #
+# 1 GiB rows (c2_1g, tls_c2_1g): wrk -c2 on 1g.bin (1 MiB of random data
+# repeated: made in under a second, and no server compresses it). A response
+# takes 0.3-1 s here, so these runs last DUR_1G rather than DUR seconds (a
+# DUR-long run would complete a handful of requests, and the one or two cut
+# off at its end would weigh as much as the difference between servers), and
+# wrk's --timeout is raised to the run's length (its default, 2 s, would count
+# slow responses as socket timeouts). Their requests/s are fractional; the
+# transfer rate (wrk's Transfer/sec, which also counts the responses still in
+# flight when the run ends) is the finer measure and has a table of its own,
+# with the 10m.bin rows; their server CPU per request divides by the bytes
+# read / 1 GiB rather than by the completed requests, for the same reason.
+#
+# caddy is a reference column, not a peer: it runs in every mode and every
+# round like the others and its cells are shown, but "ours / best peer" and
+# the per-round ratios compare ours with nginx, lighttpd and h2o only. It runs
+# as one Go process with GOMAXPROCS=$WORKERS, from a generated Caddyfile:
+# file_server on the docroot, bound to 127.0.0.1 only, no access log, admin
+# endpoint off, automatic HTTPS off (no ACME, no certificates of its own, no
+# HTTP->HTTPS redirects), OCSP stapling off, HTTP/3 off (no UDP socket), the
+# idle timeout at 60 s like the others, and HOME, XDG_CONFIG_HOME (where it
+# autosaves its config) and its storage under the run's temporary directory.
+#
 # Servers run one at a time, each bound to 127.0.0.1 only, interleaved per
-# round (plain rows: ours, nginx, lighttpd, h2o; then HTTPS rows: ours,
-# nginx, lighttpd, h2o; then the next round); each cell is the median
-# requests/s over the rounds, and "ours / best peer" the ratio of ours to the
-# best of the peers' medians. Each row also shows the ratio round by round
-# (servers minutes apart rather than the whole run apart), its median and
-# range: a range that straddles 1.0 is within this machine's noise. Before
-# the timed runs every server is started in every mode and checked with one
-# curl request (status, body, and over HTTPS that TLS 1.3 is negotiated and,
-# for the peers, that TLS 1.2 is refused); a server that fails the check
-# stops the script. Missing tools are installed with apt-get (needs root).
-# Only processes this script started are stopped, by PID.
+# round (plain rows: ours, nginx, lighttpd, h2o, caddy; then HTTPS rows in
+# the same order; then the next round); each cell is the median requests/s
+# over the rounds, and "ours / best peer" the ratio of ours to the best of
+# the peers' (nginx, lighttpd, h2o) medians. Each row also shows the ratio
+# round by round (servers minutes apart rather than the whole run apart), its
+# median and range: a range that straddles 1.0 is within this machine's
+# noise. Before the timed runs every server is started in every mode and
+# checked with one curl request (status, body, and over HTTPS that TLS 1.3 is
+# negotiated and, for all but ours, that TLS 1.2 is refused); a server that
+# fails the check stops the script. Missing tools are installed with apt-get
+# (needs root). Only processes this script started are stopped, by PID.
 set -euo pipefail
 
 if [[ ${QUICK:-0} == 1 ]]; then
@@ -41,24 +65,28 @@ if [[ ${QUICK:-0} == 1 ]]; then
 fi
 WORKERS=${WORKERS:-2}
 DUR=${DUR:-5}
+DUR_1G=${DUR_1G:-$((DUR * 2 > 10 ? DUR * 2 : 10))}
 REPEATS=${REPEATS:-3}
 AB_N=${AB_N:-20000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SERVERS=(ours nginx lighttpd h2o)
+SERVERS=(ours nginx lighttpd h2o caddy)
+# The servers "best peer" is taken from; caddy is a reference column only.
 PEERS=(nginx lighttpd h2o)
-# ROWS="c50 tls_c50" runs only those rows (any of the nine below).
-read -r -a ROWS <<<"${ROWS:-c50 c1000 ab c8_10m c50_100k tls_c50 tls_c50_100k tls_c8_10m tls_ab}"
+# ROWS="c50 tls_c50" runs only those rows (any of the eleven below).
+read -r -a ROWS <<<"${ROWS:-c50 c1000 ab c8_10m c50_100k c2_1g tls_c50 tls_c50_100k tls_c8_10m tls_c2_1g tls_ab}"
 declare -A LABEL=(
     [c50]="wrk -c50 1k.bin (keep-alive)"
     [c1000]="wrk -c1000 1k.bin (keep-alive)"
     [ab]="ab -c50 -n${AB_N} 1k.bin (no keep-alive)"
     [c8_10m]="wrk -c8 10m.bin (keep-alive)"
     [c50_100k]="wrk -c50 100k.bin (keep-alive)"
+    [c2_1g]="wrk -c2 1g.bin (keep-alive, ${DUR_1G}s runs)"
     [tls_c50]="HTTPS wrk -c50 1k.bin (keep-alive)"
     [tls_c50_100k]="HTTPS wrk -c50 100k.bin (keep-alive)"
     [tls_c8_10m]="HTTPS wrk -c8 10m.bin (keep-alive)"
+    [tls_c2_1g]="HTTPS wrk -c2 1g.bin (keep-alive, ${DUR_1G}s runs)"
     [tls_ab]="HTTPS ab -c50 -n${AB_N} 1k.bin (a full handshake per request)"
 )
 
@@ -79,6 +107,7 @@ MODES=()
 ((${#PLAIN_ROWS[@]})) && MODES+=(plain)
 ((${#TLS_ROWS[@]})) && MODES+=(tls)
 ((${#MODES[@]})) || die "no rows selected"
+selected() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
 
 NOTES=()
 note() {
@@ -127,10 +156,10 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
 declare -A PACKAGE=([wrk]=wrk [ab]=apache2-utils [nginx]=nginx [lighttpd]=lighttpd [h2o]=h2o
-    [curl]=curl [openssl]=openssl)
+    [caddy]=caddy [curl]=curl [openssl]=openssl)
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for tool in wrk ab nginx lighttpd h2o curl openssl; do
+for tool in wrk ab nginx lighttpd h2o caddy curl openssl; do
     command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
 done
 # lighttpd's TLS module is a package of its own on Debian.
@@ -154,7 +183,7 @@ if ((${#missing[@]})); then
         POLICY_RC=""
     fi
 fi
-for tool in wrk ab nginx lighttpd h2o curl openssl setsid; do
+for tool in wrk ab nginx lighttpd h2o caddy curl openssl setsid; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -180,6 +209,21 @@ mkdir -p "$WWW" "$RES" "$RAW"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c $((100 * 1024)) /dev/urandom >"$WWW/100k.bin"
 head -c $((10 * 1024 * 1024)) /dev/urandom >"$WWW/10m.bin"
+# 1g.bin only for the 1 GiB rows: one 1 MiB random block, 1024 times, in one
+# cat (1 GiB from /dev/urandom takes several seconds of a core; a sparse file
+# would be holes read as zeros rather than data, however little that matters
+# to servers that don't compress). Needs 1 GiB free under TMPDIR, and as much
+# memory for the page cache.
+SIZE_1G=$((1024 * 1024 * 1024))
+if selected c2_1g || selected tls_c2_1g; then
+    log "making 1g.bin"
+    head -c $((1024 * 1024)) /dev/urandom >"$TMP/block.bin"
+    blocks=()
+    for _ in {1..1024}; do blocks+=("$TMP/block.bin"); done
+    cat "${blocks[@]}" >"$WWW/1g.bin" || die "cannot write 1g.bin in $WWW (1 GiB)"
+    rm -f "$TMP/block.bin"
+    (($(stat -c %s "$WWW/1g.bin") == SIZE_1G)) || die "1g.bin is not 1 GiB"
+fi
 
 # One throwaway certificate for every server's HTTPS rows.
 CERT=$TMP/tls/cert.pem
@@ -416,6 +460,75 @@ EOF
     base_url "$2"
 }
 
+# caddy (the reference column): one process, GOMAXPROCS=$WORKERS threads
+# running Go code. The site address has a port and no host, so no Host
+# matcher (wrk, ab, curl and idle_rss.py send different Host headers) and,
+# over HTTPS, the one loaded certificate is used with or without SNI.
+# Nothing may leave the machine: "auto_https off" (no ACME, no internal CA,
+# no redirect listener on port 80; the "tls" directive still makes the site
+# HTTPS with the given files), "ocsp_stapling off" (the certificate names no
+# responder anyway), HTTP/3 off. Caddy 2.6 has no "persist_config off", so
+# its autosave.json goes to XDG_CONFIG_HOME, set here to its own directory,
+# like HOME and its storage. Its idle timeout is set to 60 s like the
+# others'; grace_period bounds a graceful stop on SIGTERM (infinite by
+# default) well inside stop_server's 10 s. Go's MIME table (from
+# /usr/share/mime/globs2 where that exists) may not know .bin, and caddy
+# then sends no Content-Type at all; the header directive sends the others'
+# application/octet-stream. file_server's own root rather than the root
+# directive, which adds a handler of its own ("vars") to every request; HTTP
+# metrics are off by default since 2.6. Over TLS 1.3, Go picks
+# TLS_AES_128_GCM_SHA256 where the others pick AES-256 (Go's TLS 1.3 suites
+# are not configurable); the "Negotiated with curl" line shows it. No "log"
+# directive: no access log; its own log lines go to stderr, which spawn
+# sends to stderr.log. caddy fmt only keeps caddy from warning that the file
+# is not formatted.
+start_caddy() {
+    local dir=$TMP/caddy.$2.$1 site tls_block=""
+    mkdir -p "$dir"
+    PORT=$(free_port)
+    site="http://:$PORT"
+    if [[ $2 == tls ]]; then
+        site="https://:$PORT"
+        tls_block="tls $CERT $KEY {
+        protocols tls1.3
+    }"
+    fi
+    cat >"$dir/Caddyfile" <<EOF
+{
+    admin off
+    auto_https off
+    ocsp_stapling off
+    grace_period 5s
+    storage file_system $dir/data
+    servers {
+        protocols h1 h2
+        timeouts {
+            idle 60s
+        }
+    }
+}
+
+$site {
+    bind 127.0.0.1
+    header Content-Type application/octet-stream
+    file_server {
+        root $WWW
+    }
+    $tls_block
+}
+EOF
+    HOME=$dir XDG_CONFIG_HOME=$dir/config XDG_DATA_HOME=$dir/data \
+        caddy fmt --overwrite "$dir/Caddyfile" >>"$dir/stderr.log" 2>&1 || true
+    HOME=$dir XDG_CONFIG_HOME=$dir/config XDG_DATA_HOME=$dir/data GOMAXPROCS=$WORKERS \
+        spawn caddy "$dir/stderr.log" caddy run --adapter caddyfile --config "$dir/Caddyfile"
+    wait_ready || {
+        log "caddy failed to start: $(tail -n3 "$dir/stderr.log" 2>/dev/null)"
+        return 1
+    }
+    track_children
+    base_url "$2"
+}
+
 # Up to three tries at start_SERVER TAG MODE (a free port can be taken in
 # between); non-zero if none came up.
 start_server() {
@@ -428,8 +541,9 @@ start_server() {
 }
 
 # One request with curl against the server just started, before any timed
-# run: 200 and the right body; over HTTPS also TLS 1.3 and, for the peers,
-# that TLS 1.2 is refused (so their minimum-version settings took effect).
+# run: 200 and the right body; over HTTPS also TLS 1.3 and, for all but
+# ours (the peers and caddy), that TLS 1.2 is refused (so their
+# minimum-version settings took effect).
 # Dies on any failure, with the server's logs: a server that cannot be
 # configured stops the script rather than leaving a column empty.
 check_server() {
@@ -506,12 +620,18 @@ server_ticks() {
 
 # Records the server's CPU microseconds per request for a run: less noisy
 # than requests/s on a shared machine, since it doesn't depend on how much
-# CPU the load generator got.
+# CPU the load generator got. REQUESTS may be fractional (the 1 GiB rows).
 record_cpu() {
     local row=$1 server=$2 ticks=$3 requests=$4
-    [[ $requests =~ ^[0-9]+$ ]] && ((requests > 0)) || return 0
+    [[ $requests =~ ^[0-9]+([.][0-9]+)?$ ]] || return 0
     awk -v t="$ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' >>"$RES/$row.$server.cpu"
+        'BEGIN { if (n > 0) printf "%.2f\n", t * 1e6 / hz / n }' >>"$RES/$row.$server.cpu"
+}
+
+# Bytes from wrk's binary units ("12.34GB", "1.50MB", "512.00B"), or nothing.
+wrk_bytes() {
+    awk '/^[0-9.]+[KMGTP]?B$/ {
+        printf "%.0f\n", $0 * 1024 ^ index("KMGTP", substr($0, length($0) - 1, 1)) }' <<<"$1"
 }
 
 # Runs a load generator, leaving its output in $OUT and recording how busy
@@ -524,14 +644,29 @@ run_client() {
     awk '{ if ($3 > 0) printf "%.0f\n", ($1 + $2) * 100 / $3 }' "$times" >>"$RES/$row.$server.client"
 }
 
+# run_wrk SERVER ROW CONNS PATH ROUND [SECONDS [WRK OPTIONS…]] (DUR seconds
+# by default). Also records the transfer rate, GiB/s, from Transfer/sec.
 run_wrk() {
-    local server=$1 row=$2 conns=$3 path=$4 rep=$5 out rps errs non2xx ticks
+    local server=$1 row=$2 conns=$3 path=$4 rep=$5 dur=${6:-$DUR} out rps errs non2xx ticks requests xfer
     ticks=$(server_ticks)
-    run_client "$row" "$server" wrk -t1 -c"$conns" -d"${DUR}s" "$BASE$path"
+    run_client "$row" "$server" wrk -t1 -c"$conns" -d"${dur}s" "${@:7}" "$BASE$path"
     out=$OUT
-    record_cpu "$row" "$server" $(($(server_ticks) - ticks)) "$(awk '/requests in/ {print $1}' <<<"$out")"
+    ticks=$(($(server_ticks) - ticks))
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    # 1g.bin: ~10-30 complete requests per run, and the CPU spent on the
+    # two cut off at its end would count for nothing; divide by what was
+    # read instead, in 1 GiB units.
+    if [[ $path == /1g.bin ]]; then
+        requests=$(awk -v b="$(wrk_bytes "$(awk '/requests in/ {print $5}' <<<"$out")")" -v s="$SIZE_1G" \
+            'BEGIN { if (b > 0) printf "%.3f\n", b / s }')
+    fi
+    record_cpu "$row" "$server" "$ticks" "$requests"
     echo "$out" >"$RAW/$row.$server.$rep.txt"
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    xfer=$(awk -v b="$(wrk_bytes "$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")")" \
+        'BEGIN { if (b > 0) printf "%.3f\n", b / 1024 ^ 3 }')
+    echo "${xfer:-NA}" >>"$RES/$row.$server.xfer"
+    echo "$rep ${xfer:-NA}" >>"$RES/$row.$server.xfer.rounds"
     errs=$(sed -nE 's/.*Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+).*/\1 \2 \3 \4/p' <<<"$out")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
     if [[ -z $rps ]]; then
@@ -539,7 +674,7 @@ run_wrk() {
         rps=NA
     fi
     record "$row" "$server" "$rep" "$rps ${errs:-0 0 0 0} ${non2xx:-0} 0"
-    log "  $server ${LABEL[$row]}: $rps req/s"
+    log "  $server ${LABEL[$row]}: $rps req/s, ${xfer:-?} GiB/s"
 }
 
 # Over HTTPS, ab makes a full handshake per request (a fresh TLS session per
@@ -586,6 +721,7 @@ run_rows() {
             ab | tls_ab) run_ab "$server" "$row" "$rep" ;;
             c8_10m | tls_c8_10m) run_wrk "$server" "$row" 8 /10m.bin "$rep" ;;
             c50_100k | tls_c50_100k) run_wrk "$server" "$row" 50 /100k.bin "$rep" ;;
+            c2_1g | tls_c2_1g) run_wrk "$server" "$row" 2 /1g.bin "$rep" "$DUR_1G" --timeout "${DUR_1G}s" ;;
             *) die "unknown row '$row'" ;;
         esac
     done
@@ -670,18 +806,21 @@ errors() {
         }' "$1"
 }
 
-# Ours / best peer round by round (the servers of a round run minutes
-# apart): "1.02 (0.91–1.12)", the median and the range, or n/a.
+# Ours / best peer (of PEERS: not caddy) round by round (the servers of a
+# round run minutes apart): "1.02 (0.91–1.12)", the median and the range, or
+# n/a. From $RES/ROW.SERVER.rounds, or with a suffix ".xfer" from
+# $RES/ROW.SERVER.xfer.rounds.
 round_ratios() {
-    local row=$1 files=() f
-    for f in "$RES/$row".{ours,nginx,lighttpd,h2o}.rounds; do
-        [[ -f $f ]] && files+=("$f")
-    done
-    [[ -f $RES/$row.ours.rounds ]] || {
+    local row=$1 suffix=${2:-} files=() server
+    [[ -f $RES/$row.ours$suffix.rounds ]] || {
         echo n/a
         return
     }
-    OURS=$RES/$row.ours.rounds awk '
+    files=("$RES/$row.ours$suffix.rounds")
+    for server in "${PEERS[@]}"; do
+        [[ -f $RES/$row.$server$suffix.rounds ]] && files+=("$RES/$row.$server$suffix.rounds")
+    done
+    OURS=$RES/$row.ours$suffix.rounds awk '
         $2 == "NA" { next }
         FILENAME == ENVIRON["OURS"] { o[$1] = $2; next }
         $2 + 0 > best[$1] + 0 { best[$1] = $2 }
@@ -696,7 +835,14 @@ round_ratios() {
         }' "${files[@]}"
 }
 
-fmt_rps() { [[ $1 == NA ]] && echo "n/a" || printf '%.0f' "$1"; }
+# Whole requests/s, or two decimals under 100 (the 1 GiB rows).
+fmt_rps() {
+    if [[ $1 == NA ]]; then
+        echo "n/a"
+    else
+        awk -v v="$1" 'BEGIN { printf(v < 100 ? "%.2f" : "%.0f", v) }'
+    fi
+}
 
 # (`wrk -v` exits with status 1, hence the `|| true`s.)
 version_nginx=$(nginx -v 2>&1 | sed 's|.*nginx/||' || true)
@@ -705,11 +851,12 @@ version_h2o=$(h2o --version 2>&1 | head -n1 | awk '{print $3}' || true)
 version_wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)
 version_ab=$(ab -V 2>&1 | head -n1 | sed -E 's/.*Version ([^ ]+).*/\1/' || true)
 version_openssl=$(openssl version 2>/dev/null | awk '{print $2}' || true)
+version_caddy=$(caddy version 2>/dev/null | head -n1 | awk '{print $1}' | sed 's/^v//' || true)
 version_ours=$("$BIN" --version 2>/dev/null | awk '{print $2}' || true)
 rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
 git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
 
-# "| a | b | c | d |" from the medians of $RES/ROW.SERVER$1 for every server.
+# "| a | b | c | d | e |" from the medians of $RES/ROW.SERVER$1 for every server.
 cells() {
     local row=$1 suffix=$2 server line=""
     for server in "${SERVERS[@]}"; do
@@ -718,7 +865,8 @@ cells() {
     echo "$line"
 }
 
-# Ours / best peer from medians: best = highest (requests/s) or lowest (CPU).
+# Ours / best peer (of PEERS: not caddy) from medians: best = highest
+# (requests/s, GiB/s) or lowest (CPU).
 best_ratio() {
     local row=$1 suffix=$2 lower_is_better=$3 server values=""
     for server in "${PEERS[@]}"; do
@@ -734,10 +882,12 @@ best_ratio() {
     }'
 }
 
-HEADER="| row | ours | nginx | lighttpd | h2o |"
-ALIGN="|:----|-----:|------:|---------:|----:|"
+HEADER="| row | ours | nginx | lighttpd | h2o | caddy (ref.) |"
+ALIGN="|:----|-----:|------:|---------:|----:|-------------:|"
 echo
-echo "## simple-web-server vs nginx vs lighttpd vs h2o — median requests/s over $REPEATS round(s)"
+echo "## simple-web-server vs nginx vs lighttpd vs h2o (and caddy for reference) — median requests/s over $REPEATS round(s)"
+echo
+echo "\"ours / best peer\" (here and below): ours over the best of nginx, lighttpd and h2o, from the medians; the per-round ratios likewise. caddy is a reference column and never counts as the best peer."
 echo
 echo "$HEADER ours / best peer | per round: median (range) |"
 echo "$ALIGN-----------------:|--------------------------:|"
@@ -749,10 +899,25 @@ for row in "${ROWS[@]}"; do
     echo "$line $(best_ratio "$row" "" 0) | $(round_ratios "$row") |"
 done
 echo
+# The large-file rows by bytes: for 1g.bin the finer measure (see the top).
+LARGE_ROWS=()
+for row in "${ROWS[@]}"; do
+    [[ $row == *_10m || $row == *_1g ]] && LARGE_ROWS+=("$row")
+done
+if ((${#LARGE_ROWS[@]})); then
+    echo "Transfer rate of the large-file rows, GiB/s (wrk's Transfer/sec, which also counts responses still in flight when a run ends; median over the rounds):"
+    echo
+    echo "$HEADER ours / best peer | per round: median (range) |"
+    echo "$ALIGN-----------------:|--------------------------:|"
+    for row in "${LARGE_ROWS[@]}"; do
+        echo "| ${LABEL[$row]} |$(cells "$row" .xfer) $(best_ratio "$row" .xfer 0) | $(round_ratios "$row" .xfer) |"
+    done
+    echo
+fi
 echo "Errors, summed over the rounds (wrk socket errors connect/read/write/timeout and non-2xx; ab failed requests):"
 echo
-echo "| row | ours | nginx | lighttpd | h2o |"
-echo "|:----|:-----|:------|:---------|:----|"
+echo "| row | ours | nginx | lighttpd | h2o | caddy (ref.) |"
+echo "|:----|:-----|:------|:---------|:----|:-------------|"
 for row in "${ROWS[@]}"; do
     line="| ${LABEL[$row]} |"
     for server in "${SERVERS[@]}"; do
@@ -761,7 +926,7 @@ for row in "${ROWS[@]}"; do
     echo "$line"
 done
 echo
-echo "Server CPU time per request, µs (user + system, all threads and worker processes; median over the rounds; lower is better):"
+echo "Server CPU time per request, µs (user + system, all threads and worker processes; median over the rounds; lower is better; the 1 GiB rows per GiB read rather than per complete response):"
 echo
 echo "$HEADER ours / best peer |"
 echo "$ALIGN-----------------:|"
@@ -780,8 +945,8 @@ echo
 if ((IDLE_CONNS > 0)); then
     echo "Memory per idle keep-alive connection ($IDLE_CONNS connections that each made one request; RSS of the server and its workers, before and after; over HTTPS each made a full TLS 1.3 handshake first):"
     echo
-    echo "| KiB per idle connection | ours | nginx | lighttpd | h2o |"
-    echo "|:--|--:|--:|--:|--:|"
+    echo "| KiB per idle connection | ours | nginx | lighttpd | h2o | caddy (ref.) |"
+    echo "|:--|--:|--:|--:|--:|--:|"
     for mode in "${MODES[@]}"; do
         line="| $([[ $mode == tls ]] && echo HTTPS || echo HTTP) |"
         for server in "${SERVERS[@]}"; do
@@ -805,7 +970,6 @@ ratio_of() {
     awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN {
         if (a == "NA" || b == "NA" || b == 0) print "n/a"; else printf "%.2f", a / b }'
 }
-selected() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
 # "ours 0.76, nginx 0.88, …": median of $RES/A.SERVER$3 / median of $RES/B.SERVER$3.
 ratios_of() {
     local a=$1 b=$2 suffix=$3 server out=""
@@ -818,7 +982,7 @@ selected c50 && selected c1000 &&
     echo "-c1000 / -c50 (1k.bin), requests/s: $(ratios_of c1000 c50 ""); \
 server CPU per request, -c50 / -c1000: $(ratios_of c50 c1000 .cpu)"
 # What HTTPS costs each server: HTTPS / HTTP on the same row.
-for pair in "c50 tls_c50" "ab tls_ab" "c50_100k tls_c50_100k" "c8_10m tls_c8_10m"; do
+for pair in "c50 tls_c50" "ab tls_ab" "c50_100k tls_c50_100k" "c8_10m tls_c8_10m" "c2_1g tls_c2_1g"; do
     read -r plain tls <<<"$pair"
     selected "$plain" && selected "$tls" &&
         echo "HTTPS / HTTP, ${LABEL[$plain]}: requests/s $(ratios_of "$tls" "$plain" ""); \
@@ -826,7 +990,7 @@ server CPU per request $(ratios_of "$tls" "$plain" .cpu)"
 done
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \
 ours $version_ours ($rev) · nginx $version_nginx · lighttpd $version_lighttpd · h2o $version_h2o · \
-wrk $version_wrk · ab $version_ab · OpenSSL $version_openssl · took $(($(date +%s) - started))s"
+caddy $version_caddy (GOMAXPROCS $WORKERS) · 1 GiB rows ${DUR_1G}s per wrk run · wrk $version_wrk · ab $version_ab · OpenSSL $version_openssl · took $(($(date +%s) - started))s"
 if ((${#NOTES[@]})); then
     echo
     echo "Notes:"
