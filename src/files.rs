@@ -394,7 +394,9 @@ impl Root {
                 Some(size) if !*is_dir => human_size(*size),
                 _ => "-".to_owned(),
             };
-            let modified = modified.map(httpdate::fmt_http_date).unwrap_or_default();
+            let modified = modified
+                .and_then(crate::http::http_date)
+                .unwrap_or_default();
             let _ = writeln!(
                 page,
                 "<tr><td><a href=\"{href}{slash}\">{shown}{slash}</a></td>\

@@ -81,14 +81,16 @@ impl Variant {
         varies: bool,
     ) -> io::Result<Variant> {
         let len = meta.size();
-        let modified = meta.modified().ok();
+        // A time no HTTP date can write (before 1970 with `httpdate`, or
+        // past 9999) is no validator: no `Last-Modified`, no date conditions.
+        let modified = meta.modified().ok().filter(|t| http::Utc::of(*t).is_some());
         let representation = Rc::new(Representation {
             content_type,
             content_encoding,
             varies,
             etag: etag(meta),
             modified,
-            last_modified: modified.map(httpdate::fmt_http_date),
+            last_modified: modified.and_then(http::http_date),
             len,
         });
         let body = if len <= INLINE_BODY {
