@@ -123,6 +123,22 @@ impl Utc {
             self.second
         )
     }
+
+    /// `2026-12-04T10:01:44Z` (RFC 3339).
+    pub fn rfc3339(self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
+    /// `2026-12-04 10:01`: short enough for a listing's column.
+    pub fn minutes(self) -> String {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute
+        )
+    }
 }
 
 /// Whole seconds from the epoch to `time`, rounded down (negative before
@@ -244,7 +260,7 @@ mod tests {
                 "0000-01-01 00:00",
             ),
         ];
-        for &(seconds, http, _, _) in cases {
+        for &(seconds, http, rfc3339, minutes) in cases {
             let time = if seconds >= 0 {
                 UNIX_EPOCH + Duration::from_secs(seconds as u64)
             } else {
@@ -252,6 +268,8 @@ mod tests {
             };
             let utc = Utc::of(time).unwrap_or_else(|| panic!("{seconds}"));
             assert_eq!(utc.http(), http, "{seconds}");
+            assert_eq!(utc.rfc3339(), rfc3339, "{seconds}");
+            assert_eq!(utc.minutes(), minutes, "{seconds}");
             if (0..=253_402_300_799).contains(&seconds) {
                 assert_eq!(httpdate::fmt_http_date(time), http, "{seconds}");
             }

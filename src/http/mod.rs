@@ -13,4 +13,4 @@ pub use conditional::{Precondition, evaluate as evaluate_preconditions, if_range
 pub use date::{Clock, Utc, http_date};
 pub use range::{Ranges, parse as parse_range};
 pub use request::{Body, Conditions, MAX_HEADER_BYTES, Method, Request, Version, parse};
-pub use response::{Head, Payload, Reply, Representation, Status};
+pub use response::{Head, Payload, Reply, Representation, SERVER, Status};

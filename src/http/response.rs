@@ -105,6 +105,8 @@ pub struct Reply {
     /// `Cache-Control` of a generated page (file responses take
     /// `--cache-control` instead).
     pub cache_control: Option<&'static str>,
+    /// `Content-Security-Policy` of a page of our own (a listing).
+    pub content_security_policy: Option<&'static str>,
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
@@ -121,6 +123,9 @@ pub struct Representation {
     /// The resource has other encodings (sidecars, or compression on the
     /// fly): `Vary: Accept-Encoding`.
     pub varies: bool,
+    /// The resource has other media types, chosen by `Accept` (a listing,
+    /// as HTML or JSON): `Vary: Accept`.
+    pub varies_by_type: bool,
     /// A strong entity-tag, quotes included.
     pub etag: String,
     pub modified: Option<SystemTime>,
@@ -171,6 +176,7 @@ impl Reply {
             representation: None,
             content_range: None,
             cache_control: None,
+            content_security_policy: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some(ALLOW),
             payload: Payload::Bytes(error_page(status)),
