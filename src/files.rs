@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 use crate::compress::{self, Coding, Compressor, Key};
+use crate::config::Config;
 use crate::http::{Reply, Request, Status};
 use crate::listing::{self, Format, Listing, View};
 use crate::representation::{self, Variant, Variants};
@@ -30,9 +31,6 @@ const CACHE_TTL: Duration = Duration::from_secs(1);
 pub const CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content a worker's cache holds at most.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
-
-/// The file name served for a directory when present.
-const INDEX_FILE: &str = "index.html";
 
 /// Characters percent-encoded in a path segment of a URL we write (a
 /// redirect, a listing's links).
@@ -65,6 +63,11 @@ pub struct Root {
     show_hidden: bool,
     /// Look for `FILE.br` and `FILE.gz` beside `FILE` (`--precompressed`).
     precompressed: bool,
+    /// A folder without an index file is a `404` (`--no-listing`).
+    no_listing: bool,
+    /// The file names served for a folder, the first that is a regular
+    /// file (`--index`).
+    index: Vec<String>,
     /// Compression on the fly, unless `--compress off`.
     compression: Option<Compression>,
 }
@@ -84,9 +87,10 @@ impl std::fmt::Debug for Compression {
 }
 
 impl Root {
-    /// Opens `path` as the root; fails if it is missing or not a directory.
-    pub fn open(path: &Path, show_hidden: bool, precompressed: bool) -> io::Result<Root> {
-        let canonical = fs::canonicalize(path)?;
+    /// Opens `config.root` as the root, served as `config` says; fails if
+    /// it is missing or not a directory.
+    pub fn open(config: &Config) -> io::Result<Root> {
+        let canonical = fs::canonicalize(&config.root)?;
         let dir = File::open(&canonical)?;
         if !dir.metadata()?.is_dir() {
             return Err(io::Error::new(
@@ -97,8 +101,10 @@ impl Root {
         Ok(Root {
             path: canonical,
             dir,
-            show_hidden,
-            precompressed,
+            show_hidden: config.show_hidden,
+            precompressed: config.precompressed,
+            no_listing: config.no_listing,
+            index: config.index.clone(),
             compression: None,
         })
     }
@@ -238,6 +244,12 @@ impl Root {
             return Found::Reply(Reply::error(Status::NotFound));
         }
         if !resolved.dir_form {
+            // Under --no-listing a folder without an index is answered as
+            // if it were not there, with or without its slash: a redirect
+            // would tell that it exists.
+            if self.no_listing && self.index_file(&resolved.rel).is_none() {
+                return Found::Reply(Reply::error(Status::NotFound));
+            }
             let mut location = resolved.location();
             location.push('/');
             if let Some(query) = resolved.query {
@@ -246,22 +258,28 @@ impl Root {
             }
             return Found::Reply(Reply::moved_permanently(location));
         }
-        let index = resolved.rel.join(INDEX_FILE);
-        if let Ok(index_file) = self.open_file(&index)
-            && let Ok(meta) = index_file.metadata()
-            && meta.is_file()
-        {
-            return Found::File {
-                file: index_file,
-                meta,
-                rel: index,
-            };
+        if let Some((file, meta, rel)) = self.index_file(&resolved.rel) {
+            return Found::File { file, meta, rel };
+        }
+        if self.no_listing {
+            return Found::Reply(Reply::error(Status::NotFound));
         }
         let view = View::new(resolved.query, accept);
         match self.listing(&file, &resolved.rel, view) {
             Ok(listing) => Found::Listing(listing),
             Err(err) => Found::Reply(Reply::error(status_for(&err))),
         }
+    }
+
+    /// The folder `rel`'s index: the first of the `--index` names that is a
+    /// regular file there.
+    fn index_file(&self, rel: &Path) -> Option<(File, fs::Metadata, PathBuf)> {
+        self.index.iter().find_map(|name| {
+            let rel = rel.join(name);
+            let file = self.open_file(&rel).ok()?;
+            let meta = file.metadata().ok()?;
+            meta.is_file().then_some((file, meta, rel))
+        })
     }
 
     /// The listing of the folder `dir` (at `rel`), as `view` asks: made
