@@ -51,6 +51,10 @@ pub struct Config {
     /// regular file there (`--index`; `index.html`, then `index.htm`).
     /// Each is a plain file name. Empty: every folder is listed.
     pub index: Vec<String>,
+    /// A single-page app (`--spa`): a missing path that looks like a page
+    /// (no extension, or a browser asking for HTML) gets the root's index
+    /// file with `200`, so the app's own routes work when loaded directly.
+    pub spa: bool,
     /// Write one access-log line per response.
     pub access_log: bool,
     /// The access log's file (`--access-log`): appended to, reopened on
@@ -108,6 +112,7 @@ impl Config {
             show_hidden: false,
             no_listing: false,
             index: vec!["index.html".into(), "index.htm".into()],
+            spa: false,
             access_log: true,
             access_log_file: None,
             log_format: LogFormat::Common,

@@ -1,5 +1,6 @@
-//! URL path → file under the root, safely; content types; index files and
-//! directory listings (made by `listing.rs`).
+//! URL path → file under the root, safely; content types; index files,
+//! directory listings (made by `listing.rs`), and what a missing path gets
+//! (`404.html`, `--spa`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 use crate::compress::{self, Coding, Compressor, Key};
 use crate::config::Config;
-use crate::http::{Reply, Request, Status};
+use crate::http::{Conditions, Reply, Request, Status};
 use crate::listing::{self, Format, Listing, View};
 use crate::representation::{self, Variant, Variants};
 
@@ -31,6 +32,10 @@ const CACHE_TTL: Duration = Duration::from_secs(1);
 pub const CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content a worker's cache holds at most.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The page a missing path gets, when the root has one (as on GitHub
+/// Pages and Netlify).
+const NOT_FOUND_PAGE: &str = "/404.html";
 
 /// Characters percent-encoded in a path segment of a URL we write (a
 /// redirect, a listing's links).
@@ -68,6 +73,8 @@ pub struct Root {
     /// The file names served for a folder, the first that is a regular
     /// file (`--index`).
     index: Vec<String>,
+    /// A missing page gets the root's index, for a single-page app (`--spa`).
+    spa: bool,
     /// Compression on the fly, unless `--compress off`.
     compression: Option<Compression>,
 }
@@ -105,6 +112,7 @@ impl Root {
             precompressed: config.precompressed,
             no_listing: config.no_listing,
             index: config.index.clone(),
+            spa: config.spa,
             compression: None,
         })
     }
@@ -134,6 +142,9 @@ impl Root {
                         return Reply::error(Status::InternalServerError);
                     }
                 },
+                Found::Reply(reply) if reply.status == Status::NotFound => {
+                    return self.not_found(key, conditions, cache, now);
+                }
                 Found::Reply(reply) => return reply,
                 Found::Listing(listing) => {
                     let accept = conditions.accept_encoding.as_deref();
@@ -156,6 +167,60 @@ impl Root {
         };
         let accept = conditions.accept_encoding.as_deref();
         self.pick(&variants, accept).respond(conditions)
+    }
+
+    /// The answer for a path that is not there, or that we won't say is
+    /// there (a dotfile, a folder under `--no-listing`): all get the same.
+    /// With `--spa`, a path that looks like a page gets the root's index
+    /// (`200`, revalidated on every use: the app decides what it shows);
+    /// else the root's `404.html` with status 404 when it has one (a
+    /// regular file inside the root); else the built-in page.
+    fn not_found(
+        &self,
+        path: &str,
+        conditions: &Conditions,
+        cache: &mut FileCache,
+        now: Instant,
+    ) -> Reply {
+        if self.spa
+            && looks_like_page(path, conditions.accept.as_deref())
+            && let Some(index) = self.cached_file("/", cache, now)
+        {
+            let accept = conditions.accept_encoding.as_deref();
+            let mut reply = self.pick(&index, accept).respond(conditions);
+            reply.cache_control = Some("no-cache");
+            return reply;
+        }
+        match self.cached_file(NOT_FOUND_PAGE, cache, now) {
+            // As it is: a 404 has no validators or ranges, and so no codings.
+            Some(page) => page.identity.error_page(Status::NotFound),
+            None => Reply::error(Status::NotFound),
+        }
+    }
+
+    /// The regular file a path of our own (`/`, `/404.html`) leads to, from
+    /// `cache` or looked up now (and cached under that path, as a request
+    /// for it would be). `/` leads to the root's index file, if any; no
+    /// listing is ever made here.
+    fn cached_file(&self, path: &str, cache: &mut FileCache, now: Instant) -> Option<Rc<Variants>> {
+        if let Some(variants) = cache.get(path, now) {
+            return Some(variants);
+        }
+        let (file, meta, rel) = if path == "/" {
+            self.index_file(Path::new(""))?
+        } else {
+            match self.find(path, None) {
+                Found::File { file, meta, rel } => (file, meta, rel),
+                _ => return None,
+            }
+        };
+        match self.variants(file, &meta, &rel) {
+            Ok(variants) => Some(cache.insert(path, variants, now)),
+            Err(err) => {
+                log::warn!("cannot read {}: {err}", rel.display());
+                None
+            }
+        }
     }
 
     /// The variant to send: the coding the client prefers among those
@@ -613,6 +678,20 @@ fn status_for(err: &io::Error) -> Status {
     }
 }
 
+/// Whether a missing `path` (without its query) was a page, for `--spa`:
+/// its last segment has no extension (`/app/settings`, `/users/42/`), or
+/// `accept` ranks HTML first (a browser navigating to `/v1.2`). A missing
+/// `/app.js` or `/img/x.png` fetched by a page stays a 404.
+fn looks_like_page(path: &str, accept: Option<&str>) -> bool {
+    let last = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    let last = percent_decode_str(last).decode_utf8_lossy();
+    // `.env` and `name.` have no extension.
+    let has_extension = last
+        .char_indices()
+        .any(|(i, c)| c == '.' && i > 0 && i + 1 < last.len());
+    !has_extension || representation::prefers_html(accept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +748,29 @@ mod tests {
         ];
         for (name, expected) in cases {
             assert_eq!(content_type(Path::new(name)), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn pages_for_spa_table() {
+        let html = Some("text/html,application/xhtml+xml,*/*;q=0.8");
+        let cases = [
+            ("/", None, true),
+            ("/app", None, true),
+            ("/app/settings/", None, true),
+            ("/users/42", None, true),
+            ("/.env", None, true),
+            ("/name.", None, true),
+            ("/app.js", None, false),
+            ("/img/x.png", None, false),
+            ("/img/x.png", Some("image/avif,image/*,*/*;q=0.8"), false),
+            ("/a%2Eb", None, false),
+            ("/v1.2", html, true),
+            ("/a.b", html, true),
+            ("/dir.d/page", None, true),
+        ];
+        for (path, accept, expected) in cases {
+            assert_eq!(looks_like_page(path, accept), expected, "{path} {accept:?}");
         }
     }
 }

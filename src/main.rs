@@ -81,6 +81,11 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     index: Vec<String>,
 
+    /// Single-page app: a missing path with no extension, or one a browser
+    /// asks for as HTML, gets the root's index file (200, no-cache).
+    #[arg(long)]
+    spa: bool,
+
     /// Cache-Control header value for file responses (e.g. "max-age=3600").
     #[arg(long, value_name = "VALUE", value_parser = parse_header_value)]
     cache_control: Option<String>,
@@ -177,6 +182,7 @@ impl Args {
         if !self.index.is_empty() {
             config.index = self.index.clone();
         }
+        config.spa = self.spa;
         config.cache_control = self.cache_control.clone();
         config.precompressed = self.precompressed;
         config.compress = self.compress;

@@ -177,6 +177,16 @@ impl Variant {
         }
     }
 
+    /// This representation's whole body as the page of an error `status`
+    /// (a site's own `404.html`): its `Content-Type` and bytes, but no
+    /// validators and no ranges, so nothing can make it a `304` or a `206`.
+    pub fn error_page(&self, status: Status) -> Reply {
+        let mut reply = Reply::error(status);
+        reply.content_type = Some(self.representation.content_type.clone());
+        reply.payload = self.slice(0..self.representation.len);
+        reply
+    }
+
     /// The answer to a GET or HEAD of this representation: preconditions
     /// first (RFC 9110 §13.2.2), then `Range` (and `If-Range`).
     pub fn respond(&self, conditions: &Conditions) -> Reply {
@@ -341,6 +351,17 @@ pub fn prefers_json(accept: Option<&str>) -> bool {
     json > 0 && media_quality(accept, "text/html") <= json
 }
 
+/// Whether `accept` asks for a page: `text/html` is named with a q-value
+/// above 0 and nothing is ranked above it (what a browser sends when it
+/// navigates, not the `*/*` of a script, an image or a stylesheet).
+pub fn prefers_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let html = named_quality(accept, "text/html").unwrap_or(0);
+    html > 0 && members(accept).all(|(_, q)| q <= html)
+}
+
 /// The q-value `Accept` gives the media type `media` (`type/subtype`):
 /// that of the most specific range that matches it (`type/subtype`, then
 /// `type/*`, then `*/*`), 0 when none does. Parameters other than `q` are
@@ -462,31 +483,43 @@ mod tests {
     }
 
     #[test]
-    fn json_preferences() {
-        // (Accept, gets JSON)
+    fn media_type_preferences() {
+        // (Accept, gets JSON, asks for a page)
         let cases = [
-            (None, false),
-            (Some(""), false),
-            (Some("application/json"), true),
-            (Some("application/json, */*"), true),
-            (Some("application/json;q=0.9, */*;q=0.1"), true),
-            (Some("APPLICATION/JSON"), true),
-            (Some("application/json;q=0"), false),
-            (Some("application/json;q=0.5, text/html"), false),
-            (Some("application/json;q=0.5, */*"), false),
-            (Some("application/json;q=0.5, text/*"), false),
-            (Some("text/html;q=0.9, application/json"), true),
-            (Some("text/html, application/json"), true),
-            (Some("application/*"), false),
-            (Some("*/*"), false),
-            // What a browser sends when it navigates.
+            (None, false, false),
+            (Some(""), false, false),
+            (Some("application/json"), true, false),
+            (Some("application/json, */*"), true, false),
+            (Some("application/json;q=0.9, */*;q=0.1"), true, false),
+            (Some("APPLICATION/JSON"), true, false),
+            (Some("application/json;q=0"), false, false),
+            (Some("application/json;q=0.5, text/html"), false, true),
+            (Some("application/json;q=0.5, */*"), false, false),
+            (Some("application/json;q=0.5, text/*"), false, false),
+            (Some("text/html;q=0.9, application/json"), true, false),
+            (Some("text/html, application/json"), true, true),
+            (Some("application/*"), false, false),
+            (Some("*/*"), false, false),
+            // A browser navigating, fetching a script, an image, a stylesheet.
             (
                 Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
                 false,
+                true,
             ),
+            (
+                Some("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"),
+                false,
+                false,
+            ),
+            (Some("text/css,*/*;q=0.1"), false, false),
+            (Some("text/html;q=0"), false, false),
+            (Some("text/html;q=0.5, text/plain"), false, false),
+            (Some("text/html;level=1"), false, true),
+            (Some("TEXT/HTML"), false, true),
         ];
-        for (accept, json) in cases {
+        for (accept, json, html) in cases {
             assert_eq!(prefers_json(accept), json, "JSON for {accept:?}");
+            assert_eq!(prefers_html(accept), html, "page for {accept:?}");
         }
     }
 

@@ -350,3 +350,15 @@ fn no_listing_hides_folders_without_an_index() {
     assert_eq!(client.get("/sub").status, 301);
     assert_eq!(client.get("/list/bravo.txt").body, b"b");
 }
+
+#[test]
+fn no_listing_gives_folders_the_sites_404_page() {
+    let root = site();
+    root.file("404.html", "<h1>our own 404</h1>");
+    let server = Server::start(root.path(), &["--quiet", "--no-listing"]);
+    let missing = server.get("/no-such-thing");
+    let folder = server.get("/list/");
+    assert_eq!(folder.status, 404, "{folder:?}");
+    assert_eq!(folder.body, b"<h1>our own 404</h1>");
+    assert_eq!(folder.body, missing.body);
+}
