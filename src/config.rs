@@ -44,6 +44,17 @@ pub struct Config {
     pub max_connections: usize,
     /// Serve and list dotfiles (`.git`, `.env`, …).
     pub show_hidden: bool,
+    /// A folder without an index file is a `404`, like a missing path,
+    /// instead of a listing (`--no-listing`).
+    pub no_listing: bool,
+    /// The file names served for a folder, in order: the first that is a
+    /// regular file there (`--index`; `index.html`, then `index.htm`).
+    /// Each is a plain file name. Empty: every folder is listed.
+    pub index: Vec<String>,
+    /// A single-page app (`--spa`): a missing path that looks like a page
+    /// (no extension, or a browser asking for HTML) gets the root's index
+    /// file with `200`, so the app's own routes work when loaded directly.
+    pub spa: bool,
     /// Write one access-log line per response.
     pub access_log: bool,
     /// The access log's file (`--access-log`): appended to, reopened on
@@ -99,6 +110,9 @@ impl Config {
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             show_hidden: false,
+            no_listing: false,
+            index: vec!["index.html".into(), "index.htm".into()],
+            spa: false,
             access_log: true,
             access_log_file: None,
             log_format: LogFormat::Common,
@@ -156,6 +170,13 @@ impl Config {
                 "printable ASCII, like \"max-age=3600\"".into(),
             ));
         }
+        if let Some(name) = self.index.iter().find(|name| !is_file_name(name)) {
+            return Err(ConfigError::new(
+                "--index",
+                name.escape_debug().to_string(),
+                "a file name without '/', like index.html".into(),
+            ));
+        }
         if self.compress_min_size > compress::MAX_SIZE {
             return Err(ConfigError::new(
                 "--compress-min-size",
@@ -184,6 +205,12 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `name` names a file in a folder: not empty, not `.` or `..`, no
+/// `/` (nor a NUL, which no path can hold).
+fn is_file_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..") && !name.contains(['/', '\0'])
 }
 
 /// A setting with a value that is not accepted.
@@ -226,9 +253,29 @@ mod tests {
     }
 
     #[test]
+    fn index_names_table() {
+        let cases = [
+            ("index.html", true),
+            ("home.htm", true),
+            ("...", true),
+            (".index", true),
+            ("with space", true),
+            ("", false),
+            (".", false),
+            ("..", false),
+            ("/index.html", false),
+            ("sub/index.html", false),
+            ("a\0b", false),
+        ];
+        for (name, valid) in cases {
+            assert_eq!(is_file_name(name), valid, "{name:?}");
+        }
+    }
+
+    #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 9] = [
+        let cases: [Case; 13] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -246,6 +293,12 @@ mod tests {
                 c.cache_control = Some("max-age=1\r\nX-Injected: 1".into())
             }),
             ("--compress-min-size", |c| c.compress_min_size = u64::MAX),
+            ("--index", |c| {
+                c.index = vec!["index.html".into(), "a/b".into()]
+            }),
+            ("--index", |c| c.index = vec!["".into()]),
+            ("--index", |c| c.index = vec!["..".into()]),
+            ("--index", |c| c.index = vec![".".into()]),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

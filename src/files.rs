@@ -1,10 +1,10 @@
-//! URL path → file under the root, safely; content types; index files and
-//! directory listings.
+//! URL path → file under the root, safely; content types; index files,
+//! directory listings (made by `listing.rs`), and what a missing path gets
+//! (`404.html`, `--spa`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -20,12 +20,10 @@ use std::time::{Duration, Instant};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 use crate::compress::{self, Coding, Compressor, Key};
-use crate::http::{Reply, Request, Status};
+use crate::config::Config;
+use crate::http::{Conditions, Reply, Request, Status};
+use crate::listing::{self, Format, Listing, View};
 use crate::representation::{self, Variant, Variants};
-
-/// A listing shows at most this many entries, so one huge directory cannot
-/// stall its worker's other connections for long.
-const MAX_LISTING_ENTRIES: usize = 10_000;
 
 /// How long a cached file is trusted before it is looked up again. Like
 /// lighttpd's stat cache: a change to a file shows within this time.
@@ -35,11 +33,13 @@ pub const CACHE_ENTRIES: usize = 256;
 /// Bytes of small-file content a worker's cache holds at most.
 const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
-/// The file name served for a directory when present.
-const INDEX_FILE: &str = "index.html";
+/// The page a missing path gets, when the root has one (as on GitHub
+/// Pages and Netlify).
+const NOT_FOUND_PAGE: &str = "/404.html";
 
-/// Characters percent-encoded in the links of a listing (path segment).
-const SEGMENT: &AsciiSet = &CONTROLS
+/// Characters percent-encoded in a path segment of a URL we write (a
+/// redirect, a listing's links).
+pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -68,6 +68,13 @@ pub struct Root {
     show_hidden: bool,
     /// Look for `FILE.br` and `FILE.gz` beside `FILE` (`--precompressed`).
     precompressed: bool,
+    /// A folder without an index file is a `404` (`--no-listing`).
+    no_listing: bool,
+    /// The file names served for a folder, the first that is a regular
+    /// file (`--index`).
+    index: Vec<String>,
+    /// A missing page gets the root's index, for a single-page app (`--spa`).
+    spa: bool,
     /// Compression on the fly, unless `--compress off`.
     compression: Option<Compression>,
 }
@@ -87,9 +94,10 @@ impl std::fmt::Debug for Compression {
 }
 
 impl Root {
-    /// Opens `path` as the root; fails if it is missing or not a directory.
-    pub fn open(path: &Path, show_hidden: bool, precompressed: bool) -> io::Result<Root> {
-        let canonical = fs::canonicalize(path)?;
+    /// Opens `config.root` as the root, served as `config` says; fails if
+    /// it is missing or not a directory.
+    pub fn open(config: &Config) -> io::Result<Root> {
+        let canonical = fs::canonicalize(&config.root)?;
         let dir = File::open(&canonical)?;
         if !dir.metadata()?.is_dir() {
             return Err(io::Error::new(
@@ -100,8 +108,11 @@ impl Root {
         Ok(Root {
             path: canonical,
             dir,
-            show_hidden,
-            precompressed,
+            show_hidden: config.show_hidden,
+            precompressed: config.precompressed,
+            no_listing: config.no_listing,
+            index: config.index.clone(),
+            spa: config.spa,
             compression: None,
         })
     }
@@ -120,9 +131,10 @@ impl Root {
     pub fn serve(&self, request: &Request, cache: &mut FileCache, now: Instant) -> Reply {
         let target = request.target.as_str();
         let key = target.split_once('?').map_or(target, |(path, _)| path);
+        let conditions = &request.conditions;
         let variants = match cache.get(key, now) {
             Some(variants) => variants,
-            None => match self.find(target) {
+            None => match self.find(target, conditions.accept.as_deref()) {
                 Found::File { file, meta, rel } => match self.variants(file, &meta, &rel) {
                     Ok(variants) => cache.insert(key, variants, now),
                     Err(err) => {
@@ -130,22 +142,85 @@ impl Root {
                         return Reply::error(Status::InternalServerError);
                     }
                 },
+                Found::Reply(reply) if reply.status == Status::NotFound => {
+                    return self.not_found(key, conditions, cache, now);
+                }
                 Found::Reply(reply) => return reply,
                 Found::Listing(listing) => {
-                    let accept = request.conditions.accept_encoding.as_deref();
+                    let accept = conditions.accept_encoding.as_deref();
                     let mut reply = match self.compressed_page(&listing, accept) {
-                        Some(encoded) => encoded.respond(&request.conditions),
-                        None => listing.respond(&request.conditions),
+                        Some(encoded) => encoded.respond(conditions),
+                        None => listing.respond(conditions),
                     };
                     // A listing changes whenever the directory does: caches
                     // may keep it, but must ask (its ETag makes that cheap).
                     reply.cache_control = Some("no-cache");
+                    if reply.representation.is_some() {
+                        // Not on an error page (412, 416): its style is not
+                        // the listing's.
+                        reply.content_security_policy =
+                            Some(listing::CONTENT_SECURITY_POLICY.as_str());
+                    }
                     return reply;
                 }
             },
         };
-        let accept = request.conditions.accept_encoding.as_deref();
-        self.pick(&variants, accept).respond(&request.conditions)
+        let accept = conditions.accept_encoding.as_deref();
+        self.pick(&variants, accept).respond(conditions)
+    }
+
+    /// The answer for a path that is not there, or that we won't say is
+    /// there (a dotfile, a folder under `--no-listing`): all get the same.
+    /// With `--spa`, a path that looks like a page gets the root's index
+    /// (`200`, revalidated on every use: the app decides what it shows);
+    /// else the root's `404.html` with status 404 when it has one (a
+    /// regular file inside the root); else the built-in page.
+    fn not_found(
+        &self,
+        path: &str,
+        conditions: &Conditions,
+        cache: &mut FileCache,
+        now: Instant,
+    ) -> Reply {
+        if self.spa
+            && looks_like_page(path, conditions.accept.as_deref())
+            && let Some(index) = self.cached_file("/", cache, now)
+        {
+            let accept = conditions.accept_encoding.as_deref();
+            let mut reply = self.pick(&index, accept).respond(conditions);
+            reply.cache_control = Some("no-cache");
+            return reply;
+        }
+        match self.cached_file(NOT_FOUND_PAGE, cache, now) {
+            // As it is: a 404 has no validators or ranges, and so no codings.
+            Some(page) => page.identity.error_page(Status::NotFound),
+            None => Reply::error(Status::NotFound),
+        }
+    }
+
+    /// The regular file a path of our own (`/`, `/404.html`) leads to, from
+    /// `cache` or looked up now (and cached under that path, as a request
+    /// for it would be). `/` leads to the root's index file, if any; no
+    /// listing is ever made here.
+    fn cached_file(&self, path: &str, cache: &mut FileCache, now: Instant) -> Option<Rc<Variants>> {
+        if let Some(variants) = cache.get(path, now) {
+            return Some(variants);
+        }
+        let (file, meta, rel) = if path == "/" {
+            self.index_file(Path::new(""))?
+        } else {
+            match self.find(path, None) {
+                Found::File { file, meta, rel } => (file, meta, rel),
+                _ => return None,
+            }
+        };
+        match self.variants(file, &meta, &rel) {
+            Ok(variants) => Some(cache.insert(path, variants, now)),
+            Err(err) => {
+                log::warn!("cannot read {}: {err}", rel.display());
+                None
+            }
+        }
     }
 
     /// The variant to send: the coding the client prefers among those
@@ -207,8 +282,9 @@ impl Root {
     }
 
     /// Looks a target up: a regular file to serve, or the answer for a
-    /// directory (redirect, listing) or a failure.
-    fn find(&self, target: &str) -> Found {
+    /// directory (redirect, listing) or a failure. `accept` chooses the
+    /// listing's format with the query.
+    fn find(&self, target: &str, accept: Option<&str>) -> Found {
         let resolved = match resolve(target, self.show_hidden) {
             Ok(resolved) => resolved,
             Err(status) => return Found::Reply(Reply::error(status)),
@@ -233,6 +309,12 @@ impl Root {
             return Found::Reply(Reply::error(Status::NotFound));
         }
         if !resolved.dir_form {
+            // Under --no-listing a folder without an index is answered as
+            // if it were not there, with or without its slash: a redirect
+            // would tell that it exists.
+            if self.no_listing && self.index_file(&resolved.rel).is_none() {
+                return Found::Reply(Reply::error(Status::NotFound));
+            }
             let mut location = resolved.location();
             location.push('/');
             if let Some(query) = resolved.query {
@@ -241,29 +323,51 @@ impl Root {
             }
             return Found::Reply(Reply::moved_permanently(location));
         }
-        let index = resolved.rel.join(INDEX_FILE);
-        if let Ok(index_file) = self.open_file(&index)
-            && let Ok(meta) = index_file.metadata()
-            && meta.is_file()
-        {
-            return Found::File {
-                file: index_file,
-                meta,
-                rel: index,
-            };
+        if let Some((file, meta, rel)) = self.index_file(&resolved.rel) {
+            return Found::File { file, meta, rel };
         }
-        match self.listing(&file, &resolved) {
-            Ok(page) => {
-                let content_type = "text/html; charset=utf-8";
-                let varies = self.compresses(content_type, page.len() as u64);
-                Found::Listing(Variant::generated(
-                    page.into_bytes(),
-                    Cow::Borrowed(content_type),
-                    varies,
-                ))
-            }
+        if self.no_listing {
+            return Found::Reply(Reply::error(Status::NotFound));
+        }
+        let view = View::new(resolved.query, accept);
+        match self.listing(&file, &resolved.rel, view) {
+            Ok(listing) => Found::Listing(listing),
             Err(err) => Found::Reply(Reply::error(status_for(&err))),
         }
+    }
+
+    /// The folder `rel`'s index: the first of the `--index` names that is a
+    /// regular file there.
+    fn index_file(&self, rel: &Path) -> Option<(File, fs::Metadata, PathBuf)> {
+        self.index.iter().find_map(|name| {
+            let rel = rel.join(name);
+            let file = self.open_file(&rel).ok()?;
+            let meta = file.metadata().ok()?;
+            meta.is_file().then_some((file, meta, rel))
+        })
+    }
+
+    /// The listing of the folder `dir` (at `rel`), as `view` asks: made
+    /// for this request, never cached.
+    fn listing(&self, dir: &File, rel: &Path, view: View) -> io::Result<Variant> {
+        // Read the directory we opened (and checked), not the path again.
+        let entries = fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+            .or_else(|_| fs::read_dir(self.path.join(rel)))?;
+        let mut listing = Listing::read(entries, self.show_hidden, |name| {
+            self.open_file(&rel.join(name)).and_then(|f| f.metadata())
+        })?;
+        listing.sort(view.key, view.order);
+        let (page, content_type) = match view.format {
+            Format::Html => (listing.html(rel, view), "text/html; charset=utf-8"),
+            Format::Json => (listing.json(), "application/json"),
+        };
+        let varies = self.compresses(content_type, page.len() as u64);
+        Ok(Variant::generated(
+            page.into_bytes(),
+            Cow::Borrowed(content_type),
+            varies,
+            Some(&view.tag()),
+        ))
     }
 
     /// The representations of a regular file: itself, and with
@@ -332,84 +436,6 @@ impl Root {
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(canonical)
-    }
-
-    /// An HTML page listing the directory `dir`: folders first, then files,
-    /// each sorted by name; dotfiles left out unless `--show-hidden`.
-    fn listing(&self, dir: &File, resolved: &Resolved) -> io::Result<String> {
-        // Read the directory we opened (and checked), not the path again.
-        let entries = fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
-            .or_else(|_| fs::read_dir(self.path.join(&resolved.rel)))?;
-        let mut rows = Vec::new();
-        let mut truncated = false;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            if !self.show_hidden && name.as_bytes().starts_with(b".") {
-                continue;
-            }
-            if rows.len() == MAX_LISTING_ENTRIES {
-                truncated = true;
-                break;
-            }
-            let meta = entry.metadata()?;
-            if meta.file_type().is_symlink() {
-                // Size, time and kind of what it points to, but only if that
-                // is under the root: never describe a file we won't serve.
-                match self
-                    .open_file(&resolved.rel.join(&name))
-                    .and_then(|f| f.metadata())
-                {
-                    Ok(target) => rows.push((
-                        target.is_dir(),
-                        name,
-                        Some(target.len()),
-                        target.modified().ok(),
-                    )),
-                    Err(_) => rows.push((false, name, None, None)),
-                }
-                continue;
-            }
-            rows.push((meta.is_dir(), name, Some(meta.len()), meta.modified().ok()));
-        }
-        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-
-        let title = html_escape(&format!("Index of {}/", resolved.display()));
-        let mut page = String::with_capacity(512 + rows.len() * 160);
-        let _ = write!(
-            page,
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n\
-             <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:0 1em 0 0}}\
-             th{{text-align:left}}.n{{text-align:right}}</style></head>\n<body><h1>{title}</h1>\n<table>\n\
-             <tr><th>Name</th><th class=\"n\">Size</th><th>Modified</th></tr>\n"
-        );
-        if !resolved.rel.as_os_str().is_empty() {
-            page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
-        }
-        for (is_dir, name, size, modified) in &rows {
-            let href = percent_encode(name.as_bytes(), SEGMENT).to_string();
-            let shown = html_escape(&name.to_string_lossy());
-            let slash = if *is_dir { "/" } else { "" };
-            let size = match size {
-                Some(size) if !*is_dir => human_size(*size),
-                _ => "-".to_owned(),
-            };
-            let modified = modified.map(httpdate::fmt_http_date).unwrap_or_default();
-            let _ = writeln!(
-                page,
-                "<tr><td><a href=\"{href}{slash}\">{shown}{slash}</a></td>\
-                 <td class=\"n\">{size}</td><td>{modified}</td></tr>"
-            );
-        }
-        page.push_str("</table>\n");
-        if truncated {
-            let _ = writeln!(
-                page,
-                "<p>Only the first {MAX_LISTING_ENTRIES} entries are shown.</p>"
-            );
-        }
-        page.push_str("</body></html>\n");
-        Ok(page)
     }
 }
 
@@ -536,16 +562,6 @@ impl Resolved<'_> {
         }
         location
     }
-
-    /// The normalised path for people (no trailing slash).
-    fn display(&self) -> String {
-        let mut shown = String::new();
-        for segment in self.rel.iter() {
-            shown.push('/');
-            shown.push_str(&segment.to_string_lossy());
-        }
-        shown
-    }
 }
 
 /// Decodes and normalises a request target. Percent-decoding happens once;
@@ -662,34 +678,18 @@ fn status_for(err: &io::Error) -> Status {
     }
 }
 
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit < UNITS.len() - 1 {
-        size /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{size:.1} {}", UNITS[unit])
-    }
-}
-
-fn html_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
+/// Whether a missing `path` (without its query) was a page, for `--spa`:
+/// its last segment has no extension (`/app/settings`, `/users/42/`), or
+/// `accept` ranks HTML first (a browser navigating to `/v1.2`). A missing
+/// `/app.js` or `/img/x.png` fetched by a page stays a 404.
+fn looks_like_page(path: &str, accept: Option<&str>) -> bool {
+    let last = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    let last = percent_decode_str(last).decode_utf8_lossy();
+    // `.env` and `name.` have no extension.
+    let has_extension = last
+        .char_indices()
+        .any(|(i, c)| c == '.' && i > 0 && i + 1 < last.len());
+    !has_extension || representation::prefers_html(accept)
 }
 
 #[cfg(test)]
@@ -752,9 +752,25 @@ mod tests {
     }
 
     #[test]
-    fn escaping_and_sizes() {
-        assert_eq!(html_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
+    fn pages_for_spa_table() {
+        let html = Some("text/html,application/xhtml+xml,*/*;q=0.8");
+        let cases = [
+            ("/", None, true),
+            ("/app", None, true),
+            ("/app/settings/", None, true),
+            ("/users/42", None, true),
+            ("/.env", None, true),
+            ("/name.", None, true),
+            ("/app.js", None, false),
+            ("/img/x.png", None, false),
+            ("/img/x.png", Some("image/avif,image/*,*/*;q=0.8"), false),
+            ("/a%2Eb", None, false),
+            ("/v1.2", html, true),
+            ("/a.b", html, true),
+            ("/dir.d/page", None, true),
+        ];
+        for (path, accept, expected) in cases {
+            assert_eq!(looks_like_page(path, accept), expected, "{path} {accept:?}");
+        }
     }
 }

@@ -84,7 +84,7 @@ pub struct Answer {
 /// up to the `multipart/byteranges` plan.
 pub fn respond(page: Vec<u8>, conditions: &Conditions) -> Answer {
     let variant =
-        crate::representation::Variant::generated(page, Cow::Borrowed("text/plain"), false);
+        crate::representation::Variant::generated(page, Cow::Borrowed("text/plain"), false, None);
     let reply = variant.respond(conditions);
     let mut body = Vec::new();
     lay_out(&reply.payload, &mut body);

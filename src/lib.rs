@@ -35,6 +35,7 @@ mod files;
 pub mod fuzzing;
 mod http;
 mod listener;
+mod listing;
 mod metrics;
 mod outgoing;
 mod pool;

@@ -71,6 +71,21 @@ struct Args {
     #[arg(long)]
     show_hidden: bool,
 
+    /// A folder without an index file is a 404, like a missing path,
+    /// instead of a listing.
+    #[arg(long)]
+    no_listing: bool,
+
+    /// File served for a folder; repeat for more, tried in order [default:
+    /// index.html, then index.htm].
+    #[arg(long, value_name = "NAME")]
+    index: Vec<String>,
+
+    /// Single-page app: a missing path with no extension, or one a browser
+    /// asks for as HTML, gets the root's index file (200, no-cache).
+    #[arg(long)]
+    spa: bool,
+
     /// Cache-Control header value for file responses (e.g. "max-age=3600").
     #[arg(long, value_name = "VALUE", value_parser = parse_header_value)]
     cache_control: Option<String>,
@@ -163,6 +178,11 @@ impl Args {
         config.write_timeout = Duration::from_secs(self.write_timeout);
         config.max_connections = self.max_connections;
         config.show_hidden = self.show_hidden;
+        config.no_listing = self.no_listing;
+        if !self.index.is_empty() {
+            config.index = self.index.clone();
+        }
+        config.spa = self.spa;
         config.cache_control = self.cache_control.clone();
         config.precompressed = self.precompressed;
         config.compress = self.compress;

@@ -142,8 +142,14 @@ impl Outgoing {
             if let Some(encoding) = rep.content_encoding.filter(|_| !not_modified) {
                 head.header("Content-Encoding", encoding);
             }
-            if rep.varies {
-                head.header("Vary", "Accept-Encoding");
+            let vary = match (rep.varies_by_type, rep.varies) {
+                (true, true) => Some("Accept, Accept-Encoding"),
+                (true, false) => Some("Accept"),
+                (false, true) => Some("Accept-Encoding"),
+                (false, false) => None,
+            };
+            if let Some(vary) = vary {
+                head.header("Vary", vary);
             }
             head.header("ETag", &rep.etag);
             if let Some(modified) = &rep.last_modified {
@@ -158,6 +164,9 @@ impl Outgoing {
         }
         if let Some(cache_control) = reply.cache_control {
             head.header("Cache-Control", cache_control);
+        }
+        if let Some(policy) = reply.content_security_policy {
+            head.header("Content-Security-Policy", policy);
         }
         if let Some(content_range) = &reply.content_range {
             head.header("Content-Range", content_range);

@@ -2,7 +2,8 @@
 //! precompressed sidecars, and variants compressed on the fly), their
 //! validators, which one a client gets, and the answer to a request
 //! for one of them: conditional (`304`, `412`) and range (`206`, `416`,
-//! `multipart/byteranges`) requests.
+//! `multipart/byteranges`) requests; which coding (`Accept-Encoding`)
+//! and which media type (`Accept`) a client prefers.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -81,14 +82,17 @@ impl Variant {
         varies: bool,
     ) -> io::Result<Variant> {
         let len = meta.size();
-        let modified = meta.modified().ok();
+        // A time no HTTP date can write (before 1970 with `httpdate`, or
+        // past 9999) is no validator: no `Last-Modified`, no date conditions.
+        let modified = meta.modified().ok().filter(|t| http::Utc::of(*t).is_some());
         let representation = Rc::new(Representation {
             content_type,
             content_encoding,
             varies,
+            varies_by_type: false,
             etag: etag(meta),
             modified,
-            last_modified: modified.map(httpdate::fmt_http_date),
+            last_modified: modified.and_then(http::http_date),
             len,
         });
         let body = if len <= INLINE_BODY {
@@ -114,6 +118,7 @@ impl Variant {
             content_type: rep.content_type.clone(),
             content_encoding: Some(coding.token()),
             varies: true,
+            varies_by_type: rep.varies_by_type,
             etag: format!("{etag}-{}\"", coding.token()),
             modified: rep.modified,
             last_modified: rep.last_modified.clone(),
@@ -135,16 +140,32 @@ impl Variant {
 
     /// A generated page (a directory listing) as a representation, with a
     /// strong ETag from its content, so conditionals and ranges work on it.
-    /// `varies`: it may also be sent compressed.
-    pub fn generated(page: Vec<u8>, content_type: Cow<'static, str>, varies: bool) -> Variant {
+    /// `varies`: it may also be sent compressed. `view`: the page is one of
+    /// several its URL gives (HTML or JSON, in one order or another), chosen
+    /// by the query or by `Accept`; then it says `Vary: Accept`, and the
+    /// view and the media type go into the ETag with the content, so each
+    /// view has its own.
+    pub fn generated(
+        page: Vec<u8>,
+        content_type: Cow<'static, str>,
+        varies: bool,
+        view: Option<&str>,
+    ) -> Variant {
         // SipHash with fixed keys: the same page gets the same tag in every
         // worker and every run.
         let mut hasher = std::hash::DefaultHasher::new();
+        if let Some(view) = view {
+            hasher.write(view.as_bytes());
+            hasher.write_u8(0);
+            hasher.write(content_type.as_bytes());
+            hasher.write_u8(0);
+        }
         hasher.write(&page);
         let representation = Rc::new(Representation {
             content_type,
             content_encoding: None,
             varies,
+            varies_by_type: view.is_some(),
             etag: format!("\"p-{:x}-{:016x}\"", page.len(), hasher.finish()),
             modified: None,
             last_modified: None,
@@ -154,6 +175,16 @@ impl Variant {
             representation,
             body: Body::Inline(page.into()),
         }
+    }
+
+    /// This representation's whole body as the page of an error `status`
+    /// (a site's own `404.html`): its `Content-Type` and bytes, but no
+    /// validators and no ranges, so nothing can make it a `304` or a `206`.
+    pub fn error_page(&self, status: Status) -> Reply {
+        let mut reply = Reply::error(status);
+        reply.content_type = Some(self.representation.content_type.clone());
+        reply.payload = self.slice(0..self.representation.len);
+        reply
     }
 
     /// The answer to a GET or HEAD of this representation: preconditions
@@ -203,6 +234,7 @@ impl Variant {
             representation: Some(self.representation.clone()),
             content_range,
             cache_control: None,
+            content_security_policy: None,
             location: None,
             allow: None,
             payload,
@@ -307,6 +339,41 @@ pub fn negotiate(
     (q >= identity).then_some(coding)
 }
 
+/// Whether a client that sent `accept` gets JSON rather than HTML:
+/// `application/json` is named with a q-value above 0, and `text/html`
+/// (by name, `text/*` or `*/*`) is not ranked above it. A browser, which
+/// names no JSON, gets HTML; `Accept: application/json, */*` gets JSON.
+pub fn prefers_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let json = named_quality(accept, "application/json").unwrap_or(0);
+    json > 0 && media_quality(accept, "text/html") <= json
+}
+
+/// Whether `accept` asks for a page: `text/html` is named with a q-value
+/// above 0 and nothing is ranked above it (what a browser sends when it
+/// navigates, not the `*/*` of a script, an image or a stylesheet).
+pub fn prefers_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let html = named_quality(accept, "text/html").unwrap_or(0);
+    html > 0 && members(accept).all(|(_, q)| q <= html)
+}
+
+/// The q-value `Accept` gives the media type `media` (`type/subtype`):
+/// that of the most specific range that matches it (`type/subtype`, then
+/// `type/*`, then `*/*`), 0 when none does. Parameters other than `q` are
+/// not compared.
+fn media_quality(accept: &str, media: &str) -> u16 {
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    named_quality(accept, media)
+        .or_else(|| named_quality(accept, &format!("{kind}/*")))
+        .or_else(|| named_quality(accept, "*/*"))
+        .unwrap_or(0)
+}
+
 /// The q-value (in thousandths) `Accept-Encoding` gives `coding`: its own
 /// entry, else `*`, else 0 (not acceptable).
 fn quality(accept: &str, coding: &str) -> u16 {
@@ -319,9 +386,19 @@ fn stated_quality(accept: &str, coding: &str) -> Option<u16> {
     named_quality(accept, coding).or_else(|| named_quality(accept, "*"))
 }
 
-/// The q-value of `coding`'s own entry in `Accept-Encoding`, if it has one.
-fn named_quality(accept: &str, coding: &str) -> Option<u16> {
-    for member in accept.split(',') {
+/// The q-value of `name`'s own entry in an `Accept-Encoding` or `Accept`
+/// list, if it has one (the first, if it has several).
+fn named_quality(list: &str, name: &str) -> Option<u16> {
+    members(list)
+        .find(|(member, _)| member.eq_ignore_ascii_case(name))
+        .map(|(_, q)| q)
+}
+
+/// The members of a list with q-values (`gzip;q=0.5, br`,
+/// `text/html, */*;q=0.8`): each name, and its q-value in thousandths
+/// (1000 when it has none).
+fn members(list: &str) -> impl Iterator<Item = (&str, u16)> {
+    list.split(',').map(|member| {
         let mut params = member.split(';');
         let name = params.next().unwrap_or_default().trim();
         let q = params
@@ -329,11 +406,8 @@ fn named_quality(accept: &str, coding: &str) -> Option<u16> {
             .map(parse_q)
             .next()
             .unwrap_or(1000);
-        if name.eq_ignore_ascii_case(coding) {
-            return Some(q);
-        }
-    }
-    None
+        (name, q)
+    })
 }
 
 /// `0`, `0.5`, `1.000` → thousandths; anything malformed counts as 0.
@@ -406,6 +480,63 @@ mod tests {
             Some(Coding::Gzip)
         );
         assert_eq!(negotiate(Some("br"), gzip_only), None);
+    }
+
+    #[test]
+    fn media_type_preferences() {
+        // (Accept, gets JSON, asks for a page)
+        let cases = [
+            (None, false, false),
+            (Some(""), false, false),
+            (Some("application/json"), true, false),
+            (Some("application/json, */*"), true, false),
+            (Some("application/json;q=0.9, */*;q=0.1"), true, false),
+            (Some("APPLICATION/JSON"), true, false),
+            (Some("application/json;q=0"), false, false),
+            (Some("application/json;q=0.5, text/html"), false, true),
+            (Some("application/json;q=0.5, */*"), false, false),
+            (Some("application/json;q=0.5, text/*"), false, false),
+            (Some("text/html;q=0.9, application/json"), true, false),
+            (Some("text/html, application/json"), true, true),
+            (Some("application/*"), false, false),
+            (Some("*/*"), false, false),
+            // A browser navigating, fetching a script, an image, a stylesheet.
+            (
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                false,
+                true,
+            ),
+            (
+                Some("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"),
+                false,
+                false,
+            ),
+            (Some("text/css,*/*;q=0.1"), false, false),
+            (Some("text/html;q=0"), false, false),
+            (Some("text/html;q=0.5, text/plain"), false, false),
+            (Some("text/html;level=1"), false, true),
+            (Some("TEXT/HTML"), false, true),
+        ];
+        for (accept, json, html) in cases {
+            assert_eq!(prefers_json(accept), json, "JSON for {accept:?}");
+            assert_eq!(prefers_html(accept), html, "page for {accept:?}");
+        }
+    }
+
+    #[test]
+    fn generated_tags_differ_by_view_and_type() {
+        let tag = |page: &[u8], ct: &'static str, view| {
+            let variant = Variant::generated(page.to_vec(), Cow::Borrowed(ct), false, view);
+            variant.representation.etag.clone()
+        };
+        let html = "text/html";
+        assert_eq!(tag(b"[]", html, Some("a")), tag(b"[]", html, Some("a")));
+        assert_ne!(tag(b"[]", html, Some("a")), tag(b"[]", html, Some("b")));
+        assert_ne!(
+            tag(b"[]", html, Some("a")),
+            tag(b"[]", "application/json", Some("a"))
+        );
+        assert_ne!(tag(b"[1]", html, None), tag(b"[2]", html, None));
     }
 
     #[test]

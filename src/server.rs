@@ -325,12 +325,10 @@ impl Server {
     /// Checks the configuration, opens the root and binds the listener.
     pub fn bind(config: Config) -> Result<Server, Error> {
         config.validate().map_err(Error::Config)?;
-        let mut root = Root::open(&config.root, config.show_hidden, config.precompressed).map_err(
-            |source| Error::Root {
-                path: config.root.clone(),
-                source,
-            },
-        )?;
+        let mut root = Root::open(&config).map_err(|source| Error::Root {
+            path: config.root.clone(),
+            source,
+        })?;
         if config.compress != CompressLevel::Off {
             // Half as many compression threads as workers: they run nicer
             // than the workers and only fill the cache.

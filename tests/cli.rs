@@ -221,6 +221,20 @@ fn acceptor_nice_out_of_range_is_a_one_line_usage_error() {
     }
 }
 
+#[test]
+fn an_index_that_is_not_a_file_name_is_a_one_line_usage_error() {
+    for value in ["", ".", "..", "a/b", "/index.html", "sub/"] {
+        let out = usage_error(&["--port", "0", "--index", "index.html", "--index", value]);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "--index {value:?}: {out:?}");
+        assert!(
+            lines[0].contains(&format!("invalid --index value '{value}'")),
+            "{out:?}"
+        );
+        assert!(lines[0].contains("a file name"), "{out:?}");
+    }
+}
+
 /// Starts the server with its open-file limit set to `soft`/`hard` and
 /// returns the stderr line that mentions the limit (then stops it).
 fn open_file_limit_line(soft: u64, hard: u64) -> Option<String> {

@@ -253,3 +253,112 @@ fn listing_does_not_describe_files_outside_the_root() {
     // A link inside the root shows its target's size (1 byte).
     assert!(row("inner_link.txt").contains("1 B"), "{page}");
 }
+
+fn index_site() -> DocRoot {
+    let root = DocRoot::new();
+    root.file("both/index.html", "both: index.html");
+    root.file("both/index.htm", "both: index.htm");
+    root.file("both/home.html", "both: home.html");
+    root.file("htm/index.htm", "htm: index.htm");
+    root.file("htm/other.txt", "other");
+    root.file(
+        "dir_named_index/index.html/inside.txt",
+        "a folder, not a file",
+    );
+    root.symlink(root.parent().join("secret.txt"), "escaping/index.html");
+    root.file("plain/a.txt", "a");
+    root
+}
+
+#[test]
+fn index_files_are_tried_in_order() {
+    let root = index_site();
+    // (flags, path, body of the index served, or None for a listing)
+    type Case = (&'static [&'static str], &'static str, Option<&'static str>);
+    let cases: &[Case] = &[
+        (&[], "/both/", Some("both: index.html")),
+        (&[], "/htm/", Some("htm: index.htm")),
+        (&[], "/plain/", None),
+        // A folder called index.html is no index file.
+        (&[], "/dir_named_index/", None),
+        // Nor is a link that leaves the root.
+        (&[], "/escaping/", None),
+        (
+            &["--index", "home.html", "--index", "index.html"],
+            "/both/",
+            Some("both: home.html"),
+        ),
+        (
+            &["--index", "home.html", "--index", "index.html"],
+            "/htm/",
+            None,
+        ),
+        (&["--index", "index.htm"], "/both/", Some("both: index.htm")),
+    ];
+    for (flags, path, expected) in cases {
+        let mut args = vec!["--quiet"];
+        args.extend_from_slice(flags);
+        let server = Server::start(root.path(), &args);
+        let resp = server.get(path);
+        assert_eq!(resp.status, 200, "{flags:?} {path}: {resp:?}");
+        let body = resp.body_text();
+        assert!(!body.contains(SECRET), "{flags:?} {path}: {body}");
+        match expected {
+            Some(index) => {
+                assert_eq!(body, *index, "{flags:?} {path}");
+                assert!(resp.content_type().unwrap().starts_with("text/html"));
+            }
+            None => assert!(
+                body.contains("<table id=\"listing\">"),
+                "{flags:?} {path}: not a listing: {body}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn no_listing_hides_folders_without_an_index() {
+    let root = site();
+    root.dir("empty");
+    let server = Server::start(root.path(), &["--quiet", "--no-listing"]);
+    let mut client = server.client();
+    let missing = client.get("/no-such-thing/");
+    assert_eq!(missing.status, 404, "{missing:?}");
+    assert_error_body(&missing);
+    // A folder without an index reads exactly as a missing path, with or
+    // without its slash: a redirect would say it exists.
+    for path in [
+        "/list/",
+        "/list",
+        "/list/inner/",
+        "/list/inner",
+        "/",
+        "/empty/",
+    ] {
+        let resp = client.get(path);
+        assert_eq!(resp.status, 404, "{path}: {resp:?}");
+        assert_eq!(resp.body, missing.body, "{path}");
+        assert_eq!(resp.header("location"), None, "{path}");
+        assert_eq!(
+            resp.content_type(),
+            missing.content_type(),
+            "{path}: {resp:?}"
+        );
+    }
+    // Folders with an index, and files, are served as before.
+    assert_eq!(client.get("/sub/").body_text(), INDEX);
+    assert_eq!(client.get("/sub").status, 301);
+    assert_eq!(client.get("/list/bravo.txt").body, b"b");
+}
+
+#[test]
+fn no_listing_gives_folders_the_sites_404_page() {
+    let root = site();
+    root.file("404.html", "<h1>our own 404</h1>");
+    let server = Server::start(root.path(), &["--quiet", "--no-listing"]);
+    let missing = server.get("/no-such-thing");
+    let folder = server.get("/list/");
+    assert_eq!(folder.status, 404, "{folder:?}");
+    assert_eq!(folder.body, b"<h1>our own 404</h1>");
+    assert_eq!(folder.body, missing.body);
+}

@@ -168,3 +168,37 @@ fn every_response_says_nosniff() {
         );
     }
 }
+
+#[test]
+fn a_file_dated_before_1970_is_served_with_its_date() {
+    // httpdate panics before 1970: this used to cost the connection.
+    let root = site();
+    let old = root.file("old.txt", "from 1960\n");
+    set_mtime(
+        &old,
+        SystemTime::UNIX_EPOCH - Duration::from_secs(315_619_200),
+    );
+    let server = Server::start(root.path(), &["--quiet"]);
+    let resp = server.get("/old.txt");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, b"from 1960\n");
+    assert_eq!(
+        resp.header("last-modified"),
+        Some("Fri, 01 Jan 1960 00:00:00 GMT"),
+        "{resp:?}"
+    );
+}
+
+#[test]
+fn a_listing_with_a_file_dated_before_1970_is_served() {
+    let root = DocRoot::new();
+    let old = root.file("dir/old.txt", "from 1960\n");
+    set_mtime(
+        &old,
+        SystemTime::UNIX_EPOCH - Duration::from_secs(315_619_200),
+    );
+    let server = Server::start(root.path(), &["--quiet"]);
+    let resp = server.get("/dir/");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert!(resp.body_text().contains("old.txt"), "{resp:?}");
+}

@@ -108,11 +108,10 @@ fn parse_date(value: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(value.trim()).ok()
 }
 
-/// HTTP dates have whole seconds: compare at that resolution.
-fn seconds(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// HTTP dates have whole seconds: compare at that resolution (before 1970
+/// too).
+fn seconds(time: SystemTime) -> i64 {
+    super::date::unix_seconds(time).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod response;
 
 pub use chunked::{ChunkError, Chunked};
 pub use conditional::{Precondition, evaluate as evaluate_preconditions, if_range_holds};
-pub use date::Clock;
+pub use date::{Clock, Utc, http_date};
 pub use range::{Ranges, parse as parse_range};
 pub use request::{Body, Conditions, MAX_HEADER_BYTES, Method, Request, Version, parse};
-pub use response::{Head, Payload, Reply, Representation, Status};
+pub use response::{Head, Payload, Reply, Representation, SERVER, Status};

@@ -78,6 +78,9 @@ pub struct Conditions {
     pub range: Option<String>,
     pub if_range: Option<String>,
     pub accept_encoding: Option<String>,
+    /// Which media type the client prefers: a listing as JSON, and with
+    /// `--spa` whether a missing path was a page.
+    pub accept: Option<String>,
 }
 
 impl Conditions {
@@ -96,6 +99,7 @@ impl Conditions {
             ("range", &mut self.range),
             ("if-range", &mut self.if_range),
             ("accept-encoding", &mut self.accept_encoding),
+            ("accept", &mut self.accept),
         ];
         fields
             .into_iter()
@@ -795,7 +799,8 @@ mod tests {
     #[test]
     fn conditions_are_collected() {
         let raw = "GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nIF-NONE-MATCH: \"x\"\r\n\
-                   If-None-Match: \"y\"\r\nAccept-Encoding: br\r\n\r\n";
+                   If-None-Match: \"y\"\r\nAccept-Encoding: br\r\nAccept: text/html\r\n\
+                   accept: */*;q=0.8\r\n\r\n";
         let req = parse(raw.as_bytes()).unwrap().unwrap();
         assert_eq!(req.conditions.range.as_deref(), Some("bytes=0-1"));
         assert_eq!(
@@ -803,6 +808,10 @@ mod tests {
             Some("\"x\", \"y\"")
         );
         assert_eq!(req.conditions.accept_encoding.as_deref(), Some("br"));
+        assert_eq!(
+            req.conditions.accept.as_deref(),
+            Some("text/html, */*;q=0.8")
+        );
         assert_eq!(req.conditions.if_match, None);
     }
 }

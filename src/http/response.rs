@@ -105,6 +105,8 @@ pub struct Reply {
     /// `Cache-Control` of a generated page (file responses take
     /// `--cache-control` instead).
     pub cache_control: Option<&'static str>,
+    /// `Content-Security-Policy` of a page of our own (a listing).
+    pub content_security_policy: Option<&'static str>,
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
@@ -121,6 +123,9 @@ pub struct Representation {
     /// The resource has other encodings (sidecars, or compression on the
     /// fly): `Vary: Accept-Encoding`.
     pub varies: bool,
+    /// The resource has other media types, chosen by `Accept` (a listing,
+    /// as HTML or JSON): `Vary: Accept`.
+    pub varies_by_type: bool,
     /// A strong entity-tag, quotes included.
     pub etag: String,
     pub modified: Option<SystemTime>,
@@ -171,6 +176,7 @@ impl Reply {
             representation: None,
             content_range: None,
             cache_control: None,
+            content_security_policy: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some(ALLOW),
             payload: Payload::Bytes(error_page(status)),
@@ -256,12 +262,25 @@ impl<'a> Head<'a> {
     }
 }
 
-/// The small HTML page that goes with every error status.
+/// The look of the error pages: the listings' colours, light or dark as
+/// the reader's system is.
+const ERROR_STYLE: &str = "body{margin:0 auto;max-width:36em;padding:12vh 1.25em;\
+font:16px/1.5 system-ui,sans-serif;color:#1f2328;background:#fff}\
+h1{font-size:1.5em;font-weight:600;margin:0 0 .4em}a{color:#0969da}p{color:#656d76}\
+@media(prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}\
+a{color:#4493f8}p{color:#8d96a0}}";
+
+/// The small HTML page that goes with every error status: the status, a
+/// link to the home page, and who answered; readable on a phone.
 pub fn error_page(status: Status) -> Vec<u8> {
     let (code, reason) = (status.code(), status.reason());
     format!(
-        "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n\
-         <body><h1>{code} {reason}</h1><hr><p>{SERVER}</p></body></html>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <title>{code} {reason}</title><style>{ERROR_STYLE}</style></head>\n\
+         <body><h1>{code} {reason}</h1><p><a href=\"/\">Go to the home page</a></p>\
+         <p>{SERVER}</p></body></html>\n"
     )
     .into_bytes()
 }
@@ -286,5 +305,13 @@ mod tests {
     fn error_page_names_the_status() {
         let page = String::from_utf8(error_page(Status::UriTooLong)).unwrap();
         assert!(page.contains("<title>414 URI Too Long</title>"));
+        assert!(page.contains("<h1>414 URI Too Long</h1>"));
+    }
+
+    #[test]
+    fn error_pages_stay_small() {
+        // The longest reason makes the longest page.
+        let page = error_page(Status::HeaderFieldsTooLarge);
+        assert!(page.len() < 1024, "{} bytes", page.len());
     }
 }

@@ -1037,6 +1037,14 @@ pub fn set_mtime(path: &Path, time: SystemTime) {
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
 }
 
+/// Sets the modification time of directory `path` (after its entries are
+/// made: each new entry changes it).
+pub fn set_dir_mtime(path: &Path, time: SystemTime) {
+    fs::File::open(path)
+        .and_then(|f| f.set_modified(time))
+        .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
+}
+
 /// `len` deterministic pseudo-random bytes (splitmix64 from `seed`).
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed;
@@ -1073,6 +1081,124 @@ pub fn hrefs(html: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Undoes the HTML escapes a listing writes (`&lt;`, `&gt;`, `&quot;`,
+/// `&#39;`, `&amp;`).
+pub fn html_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Decodes `%XX` escapes into bytes (what a server does with a path).
+pub fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII escape");
+            out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A link in a page: its `href` and its text, both HTML-unescaped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub href: String,
+    pub text: String,
+}
+
+/// The `<a href="…">text</a>` links in `html`, in order.
+pub fn links(html: &str) -> Vec<Link> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<a href=\"") {
+        rest = &rest[start + "<a href=\"".len()..];
+        let end = rest.find('"').expect("closing quote");
+        let href = html_unescape(&rest[..end]);
+        let open_end = rest.find('>').expect("end of <a>");
+        let close = rest.find("</a>").expect("</a>");
+        out.push(Link {
+            href,
+            text: html_unescape(&rest[open_end + 1..close]),
+        });
+        rest = &rest[close..];
+    }
+    out
+}
+
+/// One row of a listing's table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The `<tr>`'s class (`d` for a folder, `l` for a symlink).
+    pub class: String,
+    pub link: Link,
+    pub size: String,
+    /// The date cell's `title` (the full HTTP date), if any.
+    pub title: Option<String>,
+    pub modified: String,
+}
+
+/// The rows of `<table id="listing">`'s `<tbody>`, one per entry.
+pub fn listing_rows(html: &str) -> Vec<Row> {
+    let table = html
+        .split_once("<table id=\"listing\">")
+        .unwrap_or_else(|| panic!("no listing table:\n{html}"))
+        .1;
+    let body = table
+        .split_once("<tbody>")
+        .and_then(|(_, rest)| rest.split_once("</tbody>"))
+        .unwrap_or_else(|| panic!("no tbody:\n{html}"))
+        .0;
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            let class = row
+                .strip_prefix(" class=\"")
+                .and_then(|rest| rest.split_once('"'))
+                .map(|(class, _)| class.to_owned())
+                .unwrap_or_default();
+            let cells: Vec<&str> = row.split("<td").skip(1).collect();
+            assert_eq!(cells.len(), 3, "row with {} cells: {row}", cells.len());
+            let text = |cell: &str| {
+                let open = cell.find('>').expect("end of <td>");
+                html_unescape(&cell[open + 1..cell.find("</td>").expect("</td>")])
+            };
+            let title = cells[2]
+                .split_once("title=\"")
+                .map(|(_, rest)| rest.split_once('"').expect("end of title").0.to_owned());
+            Row {
+                class,
+                link: links(cells[0])
+                    .into_iter()
+                    .next()
+                    .expect("a link in the row"),
+                size: text(cells[1]),
+                title,
+                modified: text(cells[2]),
+            }
+        })
+        .collect()
+}
+
+/// The links of a listing's breadcrumbs (`<h1 id="crumbs">`).
+pub fn breadcrumbs(html: &str) -> Vec<Link> {
+    let h1 = html
+        .split_once("<h1 id=\"crumbs\">")
+        .and_then(|(_, rest)| rest.split_once("</h1>"))
+        .unwrap_or_else(|| panic!("no breadcrumbs:\n{html}"))
+        .0;
+    links(h1)
 }
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit. Returns
