@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::access_log::LogFormat;
 use crate::compress::{self, CompressLevel};
+use crate::policy::{self, HeaderField};
 use crate::tls::TlsSource;
 
 /// The longest any timeout may be (one day): deadlines are computed as
@@ -53,6 +54,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `Cache-Control` value sent with file responses (none by default).
     pub cache_control: Option<String>,
+    /// Fields added to every response of the public listener (`--header`),
+    /// in this order; not the ones the server sets itself.
+    pub headers: Vec<HeaderField>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
     /// Compress text-like files on the fly (brotli, zstd, gzip), once per
@@ -103,6 +107,7 @@ impl Config {
             access_log_file: None,
             log_format: LogFormat::Common,
             cache_control: None,
+            headers: Vec::new(),
             precompressed: false,
             compress: CompressLevel::Default,
             compress_min_size: 1024,
@@ -155,6 +160,9 @@ impl Config {
                 value.escape_debug().to_string(),
                 "printable ASCII, like \"max-age=3600\"".into(),
             ));
+        }
+        if let Err((field, expected)) = policy::check_fields(&self.headers) {
+            return Err(ConfigError::new("--header", field, expected));
         }
         if self.compress_min_size > compress::MAX_SIZE {
             return Err(ConfigError::new(
@@ -228,7 +236,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 9] = [
+        let cases: [Case; 11] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -246,6 +254,12 @@ mod tests {
                 c.cache_control = Some("max-age=1\r\nX-Injected: 1".into())
             }),
             ("--compress-min-size", |c| c.compress_min_size = u64::MAX),
+            ("--header", |c| {
+                c.headers = vec![HeaderField::new("X-A", "1\r\nX-Injected: 1")]
+            }),
+            ("--header", |c| {
+                c.headers = vec![HeaderField::new("Content-Length", "1")]
+            }),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

@@ -19,6 +19,7 @@ use crate::http::{
 use crate::metrics::{Board, MethodLabel, Metrics};
 use crate::outgoing;
 use crate::outgoing::{Framing, Outgoing, Sent};
+use crate::policy::Policy;
 use crate::pool::LoadGuard;
 use crate::proxy;
 use crate::transport::{self, Transport};
@@ -83,6 +84,9 @@ enum State {
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub root: &'a Root,
+    /// What this connection's listener adds (`--header`); nothing on the
+    /// admin listener.
+    pub policy: &'a Policy,
     pub clock: &'a Clock,
     pub now: Instant,
     /// The server is shutting down: every answer closes its connection.

@@ -6,9 +6,10 @@
 //! set, every connection speaks HTTPS (rustls), its handshake run by its
 //! worker like any other read and write; [`ReloadHandle`] swaps the
 //! certificate while the server runs. With [`Config::admin`], a second
-//! listener answers `/health` and `/metrics`. [`Server::upgrader`] starts
-//! a next generation of the process on the same sockets and hands over to
-//! it. See `README.md`, "How it works".
+//! listener answers `/health` and `/metrics`. [`Config::headers`] adds
+//! header fields to the public listener's responses. [`Server::upgrader`]
+//! starts a next generation of the process on the same sockets and hands
+//! over to it. See `README.md`, "How it works".
 //!
 //! ```no_run
 //! use simple_web_server::{Config, Server};
@@ -37,6 +38,7 @@ mod http;
 mod listener;
 mod metrics;
 mod outgoing;
+mod policy;
 mod pool;
 mod proxy;
 mod representation;
@@ -48,6 +50,7 @@ mod upgrade;
 pub use crate::access_log::LogFormat;
 pub use crate::compress::CompressLevel;
 pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
+pub use crate::policy::HeaderField;
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};
 pub use crate::upgrade::{ReadyNotice, UpgradeError, Upgrader};

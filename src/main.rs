@@ -14,8 +14,8 @@ use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
 use simple_web_server::{
-    CompressLevel, Config, Error, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle,
-    TlsSource, UpgradeError, Upgrader,
+    CompressLevel, Config, Error, HeaderField, LogFormat, ReadyNotice, ReloadHandle, Server,
+    ShutdownHandle, TlsSource, UpgradeError, Upgrader,
 };
 
 /// Usage errors (bad flags or values).
@@ -74,6 +74,16 @@ struct Args {
     /// Cache-Control header value for file responses (e.g. "max-age=3600").
     #[arg(long, value_name = "VALUE", value_parser = parse_header_value)]
     cache_control: Option<String>,
+
+    /// Add this header field to every response (repeatable; not on the
+    /// admin listener). Not one the server sets itself: Content-Length,
+    /// Transfer-Encoding, Connection, Keep-Alive, Proxy-Connection,
+    /// Upgrade, Trailer, TE, Date, Server, X-Content-Type-Options,
+    /// Content-Type, Content-Encoding, Content-Range, ETag, Last-Modified,
+    /// Vary, Accept-Ranges, Location, Allow, WWW-Authenticate,
+    /// Cache-Control (see --cache-control).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<HeaderField>,
 
     /// Serve FILE.br / FILE.gz in place of FILE to clients that accept them.
     #[arg(long)]
@@ -164,6 +174,7 @@ impl Args {
         config.max_connections = self.max_connections;
         config.show_hidden = self.show_hidden;
         config.cache_control = self.cache_control.clone();
+        config.headers = self.headers.clone();
         config.precompressed = self.precompressed;
         config.compress = self.compress;
         config.compress_min_size = self.compress_min_size;

@@ -168,6 +168,7 @@ impl Outgoing {
         if let Some(allow) = reply.allow {
             head.header("Allow", allow);
         }
+        head.fields(ctx.policy.fields());
         if !matches!(reply.payload, Payload::None) {
             head.content_length(reply.payload.len());
         }

@@ -432,6 +432,16 @@ fn reg_name(host: &[u8]) -> bool {
     true
 }
 
+/// A token of RFC 9110 §5.6.2 (a field name, a method): one or more tchars.
+pub fn is_token(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(is_tchar)
+}
+
+/// A `tchar` of RFC 9110 §5.6.2 (the characters of a token).
+pub(super) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn sub_delim(b: u8) -> bool {
     b"!$&'()*+,;=".contains(&b)
 }

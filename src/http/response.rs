@@ -245,6 +245,12 @@ impl<'a> Head<'a> {
         self
     }
 
+    /// Header lines formatted beforehand (`Name: value\r\n` each).
+    pub fn fields(&mut self, formatted: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(formatted);
+        self
+    }
+
     pub fn content_length(&mut self, len: u64) -> &mut Self {
         let _ = write!(self.buf, "Content-Length: {len}\r\n");
         self
