@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::access_log::LogFormat;
 use crate::compress::{self, CompressLevel};
+use crate::cors;
 use crate::policy::{self, HeaderField};
 use crate::tls::TlsSource;
 
@@ -57,6 +58,10 @@ pub struct Config {
     /// Fields added to every response of the public listener (`--header`),
     /// in this order; not the ones the server sets itself.
     pub headers: Vec<HeaderField>,
+    /// `--cors`: every response of the public listener says
+    /// `Access-Control-Allow-Origin` with this value (`*`, `null` or one
+    /// origin), and CORS preflights are answered; off when `None`.
+    pub cors: Option<String>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
     /// Compress text-like files on the fly (brotli, zstd, gzip), once per
@@ -108,6 +113,7 @@ impl Config {
             log_format: LogFormat::Common,
             cache_control: None,
             headers: Vec::new(),
+            cors: None,
             precompressed: false,
             compress: CompressLevel::Default,
             compress_min_size: 1024,
@@ -163,6 +169,15 @@ impl Config {
         }
         if let Err((field, expected)) = policy::check_fields(&self.headers) {
             return Err(ConfigError::new("--header", field, expected));
+        }
+        if let Some(origin) = &self.cors
+            && !cors::valid_origin(origin)
+        {
+            return Err(ConfigError::new(
+                "--cors",
+                origin.escape_debug().to_string(),
+                cors::EXPECTED.into(),
+            ));
         }
         if self.compress_min_size > compress::MAX_SIZE {
             return Err(ConfigError::new(
@@ -236,7 +251,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 11] = [
+        let cases: [Case; 12] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -260,6 +275,7 @@ mod tests {
             ("--header", |c| {
                 c.headers = vec![HeaderField::new("Content-Length", "1")]
             }),
+            ("--cors", |c| c.cors = Some("https://example.com/".into())),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

@@ -84,8 +84,8 @@ enum State {
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub root: &'a Root,
-    /// What this connection's listener adds (`--header`); nothing on the
-    /// admin listener.
+    /// What this connection's listener adds (`--header`, `--cors`);
+    /// nothing on the admin listener.
     pub policy: &'a Policy,
     pub clock: &'a Clock,
     pub now: Instant,
@@ -590,13 +590,7 @@ impl Conn {
             Body::Length(n) => n,
             _ => 0,
         };
-        let reply = match request.method {
-            _ if self.admin => admin::respond(&request, ctx.board),
-            Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
-            Method::Options => Reply::options(),
-            Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
-            Method::Unknown => Reply::error(Status::NotImplemented),
-        };
+        let reply = self.answer(&request, ctx);
         // A client that sent `Expect: 100-continue` may or may not send its
         // body after our final answer (RFC 9110 §10.1.1): the stream can't
         // be trusted, so close rather than guess.
@@ -610,6 +604,23 @@ impl Conn {
             request: logged,
         };
         self.queue(reply, framing, ctx);
+    }
+
+    /// What to answer: the admin listener answers for itself; on the
+    /// public one a CORS preflight goes first, then the method.
+    fn answer(&mut self, request: &Request, ctx: &mut Ctx) -> Reply {
+        if self.admin {
+            return admin::respond(request, ctx.board);
+        }
+        if let Some(preflight) = ctx.policy.preflight(request) {
+            return preflight;
+        }
+        match request.method {
+            Method::Get | Method::Head => ctx.root.serve(request, ctx.cache, ctx.now),
+            Method::Options => Reply::options(),
+            Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
+            Method::Unknown => Reply::error(Status::NotImplemented),
+        }
     }
 
     /// Encodes `reply` and makes it the response being written.

@@ -6,10 +6,10 @@
 //! set, every connection speaks HTTPS (rustls), its handshake run by its
 //! worker like any other read and write; [`ReloadHandle`] swaps the
 //! certificate while the server runs. With [`Config::admin`], a second
-//! listener answers `/health` and `/metrics`. [`Config::headers`] adds
-//! header fields to the public listener's responses. [`Server::upgrader`]
-//! starts a next generation of the process on the same sockets and hands
-//! over to it. See `README.md`, "How it works".
+//! listener answers `/health` and `/metrics`. [`Config::headers`] and
+//! [`Config::cors`] add header fields and CORS to the public listener.
+//! [`Server::upgrader`] starts a next generation of the process on the
+//! same sockets and hands over to it. See `README.md`, "How it works".
 //!
 //! ```no_run
 //! use simple_web_server::{Config, Server};
@@ -30,6 +30,7 @@ mod admin;
 mod compress;
 mod config;
 mod conn;
+mod cors;
 mod deadlines;
 mod files;
 #[cfg(feature = "fuzzing")]

@@ -81,9 +81,25 @@ struct Args {
     /// Upgrade, Trailer, TE, Date, Server, X-Content-Type-Options,
     /// Content-Type, Content-Encoding, Content-Range, ETag, Last-Modified,
     /// Vary, Accept-Ranges, Location, Allow, WWW-Authenticate,
-    /// Cache-Control (see --cache-control).
+    /// Cache-Control (see --cache-control), Access-Control-Allow-Origin,
+    /// -Allow-Methods, -Allow-Headers, -Expose-Headers, -Max-Age (see
+    /// --cors).
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<HeaderField>,
+
+    /// Let scripts on other sites read responses: Access-Control-Allow-Origin
+    /// with ORIGIN (*, null or scheme://host[:port]) on every response, and
+    /// CORS preflights answered [default ORIGIN: *].
+    // `--cors=ORIGIN` only, as GNU tools take an optional value: a bare
+    // `--cors` never takes the directory after it for an origin.
+    #[arg(
+        long,
+        value_name = "ORIGIN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "*"
+    )]
+    cors: Option<String>,
 
     /// Serve FILE.br / FILE.gz in place of FILE to clients that accept them.
     #[arg(long)]
@@ -175,6 +191,7 @@ impl Args {
         config.show_hidden = self.show_hidden;
         config.cache_control = self.cache_control.clone();
         config.headers = self.headers.clone();
+        config.cors = self.cors.clone();
         config.precompressed = self.precompressed;
         config.compress = self.compress;
         config.compress_min_size = self.compress_min_size;

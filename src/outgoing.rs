@@ -142,9 +142,6 @@ impl Outgoing {
             if let Some(encoding) = rep.content_encoding.filter(|_| !not_modified) {
                 head.header("Content-Encoding", encoding);
             }
-            if rep.varies {
-                head.header("Vary", "Accept-Encoding");
-            }
             head.header("ETag", &rep.etag);
             if let Some(modified) = &rep.last_modified {
                 head.header("Last-Modified", modified);
@@ -167,6 +164,17 @@ impl Outgoing {
         }
         if let Some(allow) = reply.allow {
             head.header("Allow", allow);
+        }
+        // One `Vary` for both reasons a response may vary.
+        let by_origin = ctx.policy.varies_by_origin();
+        match (rep.is_some_and(|rep| rep.varies), by_origin) {
+            (true, true) => head.header("Vary", "Accept-Encoding, Origin"),
+            (true, false) => head.header("Vary", "Accept-Encoding"),
+            (false, true) => head.header("Vary", "Origin"),
+            (false, false) => &mut head,
+        };
+        for (name, value) in &reply.headers {
+            head.header(name, value);
         }
         head.fields(ctx.policy.fields());
         if !matches!(reply.payload, Payload::None) {

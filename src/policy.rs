@@ -1,12 +1,13 @@
-//! What the public listener adds to every response: the `--header`
-//! fields, formatted once at start-up, so a response pays one copy for
-//! all of them. The admin listener gets [`Policy::default`], which adds
-//! nothing.
+//! What the public listener adds to every response and how it answers
+//! CORS preflights: the `--header` fields and `--cors`'s, formatted once
+//! at start-up, so a response pays one copy for all of them. The admin
+//! listener gets [`Policy::default`], which adds nothing.
 
 use std::str::FromStr;
 
 use crate::config::Config;
-use crate::http::is_token;
+use crate::cors;
+use crate::http::{Reply, Request, is_token};
 
 /// The most bytes the `--header` fields may take in a response head, all
 /// together (`Name: value` and the line end each).
@@ -75,7 +76,7 @@ impl FromStr for HeaderField {
 /// replace: framing and connection fields, and those that describe a
 /// response or come from another flag. A hint says where to go instead.
 /// (`--help` and the README list them too.)
-const OWNED: [(&str, &str); 22] = [
+const OWNED: [(&str, &str); 27] = [
     ("Content-Length", ""),
     ("Transfer-Encoding", ""),
     ("Connection", ""),
@@ -98,14 +99,23 @@ const OWNED: [(&str, &str); 22] = [
     ("Allow", ""),
     ("WWW-Authenticate", ""),
     ("Cache-Control", "; use --cache-control"),
+    ("Access-Control-Allow-Origin", "; use --cors"),
+    ("Access-Control-Allow-Methods", "; use --cors"),
+    ("Access-Control-Allow-Headers", "; use --cors"),
+    ("Access-Control-Expose-Headers", "; use --cors"),
+    ("Access-Control-Max-Age", "; use --cors"),
 ];
 
 /// The public listener's policy.
 #[derive(Default)]
 pub struct Policy {
-    /// The `--header` fields, formatted: copied into every head as they
-    /// are.
+    /// The `--header` fields, then `--cors`'s, formatted: copied into
+    /// every head as they are.
     fields: Vec<u8>,
+    /// `--cors ORIGIN`: `Vary: Origin`, merged with `Accept-Encoding`.
+    vary_origin: bool,
+    /// `--cors`: preflights are answered.
+    cors: bool,
 }
 
 impl Policy {
@@ -116,12 +126,32 @@ impl Policy {
             let value = field.value.trim_matches([' ', '\t']);
             fields.extend_from_slice(format!("{}: {value}\r\n", field.name).as_bytes());
         }
-        Policy { fields }
+        if let Some(origin) = &config.cors {
+            cors::response_fields(origin, &mut fields);
+        }
+        Policy {
+            fields,
+            vary_origin: config.cors.as_deref().is_some_and(cors::varies),
+            cors: config.cors.is_some(),
+        }
     }
 
     /// The fields every response gets, formatted.
     pub fn fields(&self) -> &[u8] {
         &self.fields
+    }
+
+    /// Whether every response says `Vary: Origin`.
+    pub fn varies_by_origin(&self) -> bool {
+        self.vary_origin
+    }
+
+    /// With `--cors`, the answer to `request` if it is a preflight.
+    pub fn preflight(&self, request: &Request) -> Option<Reply> {
+        if !self.cors {
+            return None;
+        }
+        cors::preflight(request)
     }
 }
 
@@ -177,6 +207,7 @@ mod tests {
             ("content-length: 5", None),
             ("CACHE-CONTROL: no-store", None),
             ("Vary: Cookie", None),
+            ("Access-Control-Allow-Origin: *", None),
             ("Server: x", None),
         ];
         for (text, expected) in cases {

@@ -354,7 +354,7 @@ struct Worker {
     clock: Clock,
     config: Arc<Config>,
     root: Arc<Root>,
-    /// `--header`, for the public listener's connections.
+    /// `--header` and `--cors`, for the public listener's connections.
     policy: Arc<Policy>,
     /// The admin listener's: nothing added.
     admin_policy: Policy,

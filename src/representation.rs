@@ -205,6 +205,7 @@ impl Variant {
             cache_control: None,
             location: None,
             allow: None,
+            headers: Vec::new(),
             payload,
         }
     }

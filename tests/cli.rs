@@ -222,9 +222,9 @@ fn acceptor_nice_out_of_range_is_a_one_line_usage_error() {
 }
 
 #[test]
-fn bad_header_values_are_one_line_usage_errors() {
+fn bad_header_and_cors_values_are_one_line_usage_errors() {
     // Each: the arguments, what the line must say, what it must not.
-    let cases: [(&[&str], &str, &str); 10] = [
+    let cases: [(&[&str], &str, &str); 15] = [
         (&["--header", "X-Frame-Options"], "'Name: value'", ""),
         (&["--header", "X Frame: DENY"], "field name", ""),
         (&["--header", "X-A:"], "printable ASCII", ""),
@@ -251,6 +251,15 @@ fn bad_header_values_are_one_line_usage_errors() {
             "--cache-control",
             "",
         ),
+        (
+            &["--header", "Access-Control-Allow-Origin: *"],
+            "--cors",
+            "",
+        ),
+        (&["--cors=https://example.com/"], "--cors", ""),
+        (&["--cors=example.com"], "--cors", ""),
+        (&["--cors=HTTPS://EXAMPLE.COM"], "lower case", ""),
+        (&["--cors="], "--cors", ""),
     ];
     for (args, says, never) in cases {
         let out = usage_error(args);
@@ -265,10 +274,12 @@ fn bad_header_values_are_one_line_usage_errors() {
 }
 
 #[test]
-fn header_is_in_the_help() {
+fn header_and_cors_are_in_the_help() {
     let out = run_cli(&["--help"], CLI_TIMEOUT);
     assert_eq!(out.code(), Some(0), "{out:?}");
-    assert!(out.stdout.contains("--header <NAME: VALUE>"), "{out:?}");
+    for flag in ["--header <NAME: VALUE>", "--cors[=<ORIGIN>]"] {
+        assert!(out.stdout.contains(flag), "{flag}: {out:?}");
+    }
 }
 
 /// Starts the server with its open-file limit set to `soft`/`hard` and

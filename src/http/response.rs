@@ -108,6 +108,8 @@ pub struct Reply {
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
+    /// Fields of this answer alone: a CORS preflight's `Access-Control-*`.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub payload: Payload,
 }
 
@@ -173,6 +175,7 @@ impl Reply {
             cache_control: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some(ALLOW),
+            headers: Vec::new(),
             payload: Payload::Bytes(error_page(status)),
         }
     }
