@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
+use crate::auth::Credential;
 use crate::compress::{self, CompressLevel};
 use crate::cors;
 use crate::policy::{self, HeaderField};
@@ -62,6 +63,9 @@ pub struct Config {
     /// `Access-Control-Allow-Origin` with this value (`*`, `null` or one
     /// origin), and CORS preflights are answered; off when `None`.
     pub cors: Option<String>,
+    /// `--auth`: everything on the public listener asks for HTTP Basic
+    /// credentials of one of these users; off when empty.
+    pub auth: Vec<Credential>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
     /// Compress text-like files on the fly (brotli, zstd, gzip), once per
@@ -114,6 +118,7 @@ impl Config {
             cache_control: None,
             headers: Vec::new(),
             cors: None,
+            auth: Vec::new(),
             precompressed: false,
             compress: CompressLevel::Default,
             compress_min_size: 1024,
@@ -179,6 +184,17 @@ impl Config {
                 cors::EXPECTED.into(),
             ));
         }
+        for (i, credential) in self.auth.iter().enumerate() {
+            credential.check()?;
+            let user = credential.user();
+            if self.auth[..i].iter().any(|c| c.user() == user) {
+                return Err(ConfigError::new(
+                    "--auth",
+                    format!("{}:…", user.escape_debug()),
+                    "each user once".into(),
+                ));
+            }
+        }
         if self.compress_min_size > compress::MAX_SIZE {
             return Err(ConfigError::new(
                 "--compress-min-size",
@@ -218,7 +234,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(flag: &'static str, value: String, expected: String) -> ConfigError {
+    pub(crate) fn new(flag: &'static str, value: String, expected: String) -> ConfigError {
         ConfigError {
             flag,
             value,
@@ -251,7 +267,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 12] = [
+        let cases: [Case; 14] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -276,6 +292,12 @@ mod tests {
                 c.headers = vec![HeaderField::new("Content-Length", "1")]
             }),
             ("--cors", |c| c.cors = Some("https://example.com/".into())),
+            ("--auth", |c| {
+                c.auth = vec![Credential::new("a:b", "secret")]
+            }),
+            ("--auth", |c| {
+                c.auth = vec![Credential::new("a", "x"), Credential::new("a", "y")]
+            }),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

@@ -1,10 +1,12 @@
-//! What the public listener adds to every response and how it answers
-//! CORS preflights: the `--header` fields and `--cors`'s, formatted once
-//! at start-up, so a response pays one copy for all of them. The admin
-//! listener gets [`Policy::default`], which adds nothing.
+//! What the public listener adds to every response and asks of every
+//! request: the `--header` fields and `--cors`'s, formatted once at
+//! start-up so that a response pays one copy for all of them, CORS
+//! preflights, and `--auth`. The admin listener gets [`Policy::default`],
+//! which adds and asks nothing.
 
 use std::str::FromStr;
 
+use crate::auth::{Users, Verdict};
 use crate::config::Config;
 use crate::cors;
 use crate::http::{Reply, Request, is_token};
@@ -97,7 +99,7 @@ const OWNED: [(&str, &str); 27] = [
     ("Accept-Ranges", ""),
     ("Location", ""),
     ("Allow", ""),
-    ("WWW-Authenticate", ""),
+    ("WWW-Authenticate", "; see --auth"),
     ("Cache-Control", "; use --cache-control"),
     ("Access-Control-Allow-Origin", "; use --cors"),
     ("Access-Control-Allow-Methods", "; use --cors"),
@@ -116,6 +118,7 @@ pub struct Policy {
     vary_origin: bool,
     /// `--cors`: preflights are answered.
     cors: bool,
+    users: Users,
 }
 
 impl Policy {
@@ -133,6 +136,7 @@ impl Policy {
             fields,
             vary_origin: config.cors.as_deref().is_some_and(cors::varies),
             cors: config.cors.is_some(),
+            users: Users::new(&config.auth),
         }
     }
 
@@ -146,12 +150,18 @@ impl Policy {
         self.vary_origin
     }
 
-    /// With `--cors`, the answer to `request` if it is a preflight.
+    /// With `--cors`, the answer to `request` if it is a preflight. A
+    /// preflight needs no credentials: browsers never send them with one.
     pub fn preflight(&self, request: &Request) -> Option<Reply> {
         if !self.cors {
             return None;
         }
         cors::preflight(request)
+    }
+
+    /// What `request`'s credentials earn it.
+    pub fn authorize(&self, request: &Request) -> Verdict<'_> {
+        self.users.check(request.access.authorization.as_deref())
     }
 }
 

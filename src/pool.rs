@@ -354,9 +354,10 @@ struct Worker {
     clock: Clock,
     config: Arc<Config>,
     root: Arc<Root>,
-    /// `--header` and `--cors`, for the public listener's connections.
+    /// `--header`, `--cors` and `--auth`, for the public listener's
+    /// connections.
     policy: Arc<Policy>,
-    /// The admin listener's: nothing added.
+    /// The admin listener's: nothing added, nothing asked.
     admin_policy: Policy,
     /// Set when the server speaks TLS: what each handshake starts from.
     tls: Option<Arc<ServerConfig>>,

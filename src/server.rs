@@ -398,6 +398,13 @@ impl Server {
             None => None,
         };
         let policy = Policy::new(&config);
+        if !config.auth.is_empty() && tls.is_none() && !local_addr.ip().is_loopback() {
+            log::warn!(
+                "--auth over plain HTTP on {local_addr}: passwords cross the network \
+                 readable by anyone on the way; serve HTTPS (--tls-cert, --tls-key) \
+                 or bind a loopback address behind a TLS proxy"
+            );
+        }
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Io)?;
         wake_tx.set_nonblocking(true).map_err(Error::Io)?;
         let board = Arc::new(Board::new(config.workers));

@@ -222,9 +222,9 @@ fn acceptor_nice_out_of_range_is_a_one_line_usage_error() {
 }
 
 #[test]
-fn bad_header_and_cors_values_are_one_line_usage_errors() {
+fn bad_header_cors_and_auth_values_are_one_line_usage_errors() {
     // Each: the arguments, what the line must say, what it must not.
-    let cases: [(&[&str], &str, &str); 15] = [
+    let cases: [(&[&str], &str, &str); 22] = [
         (&["--header", "X-Frame-Options"], "'Name: value'", ""),
         (&["--header", "X Frame: DENY"], "field name", ""),
         (&["--header", "X-A:"], "printable ASCII", ""),
@@ -260,6 +260,17 @@ fn bad_header_and_cors_values_are_one_line_usage_errors() {
         (&["--cors=example.com"], "--cors", ""),
         (&["--cors=HTTPS://EXAMPLE.COM"], "lower case", ""),
         (&["--cors="], "--cors", ""),
+        (&["--auth", "alice"], "--auth", "alice"),
+        (&["--auth", "alice:"], "'alice:…'", ""),
+        (&["--auth", ":s3cr3t"], "--auth", "s3cr3t"),
+        (&["--auth", "a\u{7}b:s3cr3t"], "--auth", "s3cr3t"),
+        (&["--auth", "bob:sha256:abc123"], "64 hex digits", "abc123"),
+        (
+            &["--auth", "a:s3cr3t", "--auth", "a:other"],
+            "each user once",
+            "s3cr3t",
+        ),
+        (&["--auth", "bob:sha256:"], "--auth", ""),
     ];
     for (args, says, never) in cases {
         let out = usage_error(args);
@@ -274,10 +285,14 @@ fn bad_header_and_cors_values_are_one_line_usage_errors() {
 }
 
 #[test]
-fn header_and_cors_are_in_the_help() {
+fn header_cors_and_auth_are_in_the_help() {
     let out = run_cli(&["--help"], CLI_TIMEOUT);
     assert_eq!(out.code(), Some(0), "{out:?}");
-    for flag in ["--header <NAME: VALUE>", "--cors[=<ORIGIN>]"] {
+    for flag in [
+        "--header <NAME: VALUE>",
+        "--cors[=<ORIGIN>]",
+        "--auth <USER:PASSWORD>",
+    ] {
         assert!(out.stdout.contains(flag), "{flag}: {out:?}");
     }
 }

@@ -104,10 +104,11 @@ impl Conditions {
     }
 }
 
-/// The header fields that `--cors` reads: raw values, present only when
-/// the client sent them.
+/// The header fields that `--auth` and `--cors` read: raw values, present
+/// only when the client sent them.
 #[derive(Debug, Default)]
 pub struct AccessFields {
+    pub authorization: Option<String>,
     pub origin: Option<String>,
     /// `Access-Control-Request-Method`: with `Origin`, on an `OPTIONS`, a
     /// CORS preflight.
@@ -124,6 +125,7 @@ impl AccessFields {
             return None;
         }
         let fields = [
+            ("authorization", &mut self.authorization),
             ("origin", &mut self.origin),
             ("access-control-request-method", &mut self.request_method),
             ("access-control-request-headers", &mut self.request_headers),
@@ -339,7 +341,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             referer = Some(position(value));
         } else if let Some(slot) = conditions.slot(name).or_else(|| access.slot(name)) {
             // Lists (`If-None-Match`, `Accept-Encoding`) may be split over
-            // several fields: join them, as RFC 9110 §5.3 allows.
+            // several fields: join them, as RFC 9110 §5.3 allows. (Fields
+            // that are no lists, repeated, join into a value that is
+            // refused: two `Authorization`s are no credentials.)
             let value = String::from_utf8_lossy(value);
             match slot {
                 Some(joined) => {

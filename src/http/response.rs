@@ -23,6 +23,7 @@ pub enum Status {
     MovedPermanently,
     NotModified,
     BadRequest,
+    Unauthorized,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -47,6 +48,7 @@ impl Status {
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::BadRequest => 400,
+            Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
@@ -71,6 +73,7 @@ impl Status {
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
@@ -108,7 +111,8 @@ pub struct Reply {
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
-    /// Fields of this answer alone: a CORS preflight's `Access-Control-*`.
+    /// Fields of this answer alone: a `401`'s `WWW-Authenticate`, a CORS
+    /// preflight's `Access-Control-*`.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub payload: Payload,
 }
