@@ -66,6 +66,8 @@ pub struct Entry<'a> {
 #[derive(Debug)]
 pub struct Logged {
     pub request: RequestLine,
+    /// The user an `--auth` request was let in as (CLF's `authuser`).
+    pub user: Option<String>,
     pub referer: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -108,9 +110,17 @@ impl Logged {
                 target,
                 protocol: version,
             },
+            user: None,
             referer: header(&request.referer),
             user_agent: header(&request.user_agent),
         }
+    }
+
+    /// The request was let in as `user` (a configured name, never what a
+    /// client sent that failed). A space is escaped too: in Common Log
+    /// Format the field is not quoted.
+    pub fn set_user(&mut self, user: &str) {
+        self.user = Some(sanitize(user.as_bytes()).replace(' ', "\\x20"));
     }
 
     /// A request that did not parse (or never completed): what there is
@@ -118,6 +128,7 @@ impl Logged {
     pub fn unparsed(line: String) -> Logged {
         Logged {
             request: RequestLine::Unparsed(line),
+            user: None,
             referer: None,
             user_agent: None,
         }
@@ -216,7 +227,8 @@ fn open_append(path: &Path) -> io::Result<File> {
 
 /// A body of zero bytes is logged as `-`, as Apache's `%b` does.
 fn common(entry: &Entry, line: &mut String) {
-    let _ = write!(line, "{} - - [{}] \"", entry.peer, entry.clf_date);
+    let user = entry.request.user.as_deref().unwrap_or("-");
+    let _ = write!(line, "{} - {user} [{}] \"", entry.peer, entry.clf_date);
     match &entry.request.request {
         RequestLine::Parsed {
             method,
@@ -235,7 +247,7 @@ fn common(entry: &Entry, line: &mut String) {
     }
 }
 
-/// `{"time":…,"client":…,"method":…,"target":…,"protocol":…,"status":…,
+/// `{"time":…,"client":…,"user":…,"method":…,"target":…,"protocol":…,"status":…,
 /// "bytes":…,"duration_ms":…,"referer":…,"user_agent":…}`; a request that
 /// did not parse has `null` method, target and protocol and its first line
 /// as `request`.
@@ -243,9 +255,11 @@ fn json(entry: &Entry, line: &mut String) {
     let request = entry.request;
     let _ = write!(
         line,
-        "{{\"time\":\"{}\",\"client\":\"{}\",",
+        "{{\"time\":\"{}\",\"client\":\"{}\",\"user\":",
         entry.iso_date, entry.peer
     );
+    json_optional(&request.user, line);
+    line.push(',');
     match &request.request {
         RequestLine::Parsed {
             method,
@@ -404,6 +418,7 @@ mod tests {
                 target: "/a".into(),
                 protocol: "HTTP/1.1",
             },
+            user: None,
             referer: Some("http://x/".into()),
             user_agent: None,
         };
@@ -427,10 +442,34 @@ mod tests {
         );
         assert_eq!(
             line(LogFormat::Json),
-            "{\"time\":\"2026-11-24T06:52:49Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\
-             \"target\":\"/a\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":0,\
+            "{\"time\":\"2026-11-24T06:52:49Z\",\"client\":\"127.0.0.1\",\"user\":null,\
+             \"method\":\"GET\",\"target\":\"/a\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":0,\
              \"duration_ms\":1.500,\"referer\":\"http://x/\",\"user_agent\":null}"
         );
         assert!(line(LogFormat::Combined).ends_with("200 - \"http://x/\" \"-\""));
+    }
+
+    #[test]
+    fn the_user_is_the_third_field_and_a_json_key() {
+        let mut request = Logged::unparsed("GET / HTTP/1.1".into());
+        request.set_user("ann \"b\"");
+        let entry = Entry {
+            peer: "127.0.0.1".parse().unwrap(),
+            clf_date: "24/Nov/2026:06:52:49 +0000",
+            iso_date: "2026-11-24T06:52:49Z",
+            request: &request,
+            status: 200,
+            body_bytes: 1,
+            duration: Duration::ZERO,
+        };
+        let mut line = String::new();
+        render(LogFormat::Common, &entry, &mut line);
+        assert!(
+            line.starts_with("127.0.0.1 - ann\\x20\\\"b\\\" [24/Nov/2026"),
+            "{line}"
+        );
+        line.clear();
+        render(LogFormat::Json, &entry, &mut line);
+        assert!(line.contains(",\"user\":\"ann \\\"b\\\"\","), "{line}");
     }
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
+use crate::auth::Credential;
 use crate::compress::{self, CompressLevel};
+use crate::cors;
+use crate::policy::{self, HeaderField};
 use crate::tls::TlsSource;
 
 /// The longest any timeout may be (one day): deadlines are computed as
@@ -64,6 +67,16 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `Cache-Control` value sent with file responses (none by default).
     pub cache_control: Option<String>,
+    /// Fields added to every response of the public listener (`--header`),
+    /// in this order; not the ones the server sets itself.
+    pub headers: Vec<HeaderField>,
+    /// `--cors`: every response of the public listener says
+    /// `Access-Control-Allow-Origin` with this value (`*`, `null` or one
+    /// origin), and CORS preflights are answered; off when `None`.
+    pub cors: Option<String>,
+    /// `--auth`: everything on the public listener asks for HTTP Basic
+    /// credentials of one of these users; off when empty.
+    pub auth: Vec<Credential>,
     /// Serve `FILE.br` / `FILE.gz` instead of `FILE` to clients that accept them.
     pub precompressed: bool,
     /// Compress text-like files on the fly (brotli, zstd, gzip), once per
@@ -117,6 +130,9 @@ impl Config {
             access_log_file: None,
             log_format: LogFormat::Common,
             cache_control: None,
+            headers: Vec::new(),
+            cors: None,
+            auth: Vec::new(),
             precompressed: false,
             compress: CompressLevel::Default,
             compress_min_size: 1024,
@@ -177,6 +193,29 @@ impl Config {
                 "a file name without '/', like index.html".into(),
             ));
         }
+        if let Err((field, expected)) = policy::check_fields(&self.headers) {
+            return Err(ConfigError::new("--header", field, expected));
+        }
+        if let Some(origin) = &self.cors
+            && !cors::valid_origin(origin)
+        {
+            return Err(ConfigError::new(
+                "--cors",
+                origin.escape_debug().to_string(),
+                cors::EXPECTED.into(),
+            ));
+        }
+        for (i, credential) in self.auth.iter().enumerate() {
+            credential.check()?;
+            let user = credential.user();
+            if self.auth[..i].iter().any(|c| c.user() == user) {
+                return Err(ConfigError::new(
+                    "--auth",
+                    format!("{}:…", user.escape_debug()),
+                    "each user once".into(),
+                ));
+            }
+        }
         if self.compress_min_size > compress::MAX_SIZE {
             return Err(ConfigError::new(
                 "--compress-min-size",
@@ -222,7 +261,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(flag: &'static str, value: String, expected: String) -> ConfigError {
+    pub(crate) fn new(flag: &'static str, value: String, expected: String) -> ConfigError {
         ConfigError {
             flag,
             value,
@@ -275,7 +314,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 13] = [
+        let cases: [Case; 18] = [
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),
@@ -299,6 +338,19 @@ mod tests {
             ("--index", |c| c.index = vec!["".into()]),
             ("--index", |c| c.index = vec!["..".into()]),
             ("--index", |c| c.index = vec![".".into()]),
+            ("--header", |c| {
+                c.headers = vec![HeaderField::new("X-A", "1\r\nX-Injected: 1")]
+            }),
+            ("--header", |c| {
+                c.headers = vec![HeaderField::new("Content-Length", "1")]
+            }),
+            ("--cors", |c| c.cors = Some("https://example.com/".into())),
+            ("--auth", |c| {
+                c.auth = vec![Credential::new("a:b", "secret")]
+            }),
+            ("--auth", |c| {
+                c.auth = vec![Credential::new("a", "x"), Credential::new("a", "y")]
+            }),
         ];
         for (flag, change) in cases {
             let mut config = Config::new(".");

@@ -10,6 +10,7 @@ use mio::net::TcpStream;
 
 use crate::access_log::{self, AccessLog, Logged};
 use crate::admin;
+use crate::auth::{self, Verdict};
 use crate::config::Config;
 use crate::deadlines::Wait;
 use crate::files::{FileCache, Root};
@@ -19,6 +20,7 @@ use crate::http::{
 use crate::metrics::{Board, MethodLabel, Metrics};
 use crate::outgoing;
 use crate::outgoing::{Framing, Outgoing, Sent};
+use crate::policy::Policy;
 use crate::pool::LoadGuard;
 use crate::proxy;
 use crate::transport::{self, Transport};
@@ -83,6 +85,9 @@ enum State {
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub root: &'a Root,
+    /// What this connection's listener adds and asks (`--header`,
+    /// `--cors`, `--auth`); nothing on the admin listener.
+    pub policy: &'a Policy,
     pub clock: &'a Clock,
     pub now: Instant,
     /// The server is shutting down: every answer closes its connection.
@@ -117,6 +122,9 @@ pub struct Conn {
     may_read: bool,
     /// Requests answered on this connection.
     served: u64,
+    /// Wrong or malformed credentials sent on this connection (`--auth`);
+    /// at [`auth::MAX_FAILURES`] it closes.
+    auth_failures: u32,
     /// The client shut down its side (FIN seen by the poll): whatever we
     /// read, an end of stream follows, and no further event will say so.
     peer_closed: bool,
@@ -152,6 +160,7 @@ impl Conn {
             body: None,
             may_read: true,
             served: 0,
+            auth_failures: 0,
             peer_closed: false,
             registered: false,
             nodelay,
@@ -581,23 +590,19 @@ impl Conn {
     }
 
     /// Builds the response to a parsed request and queues it.
-    fn respond(&mut self, request: Request, logged: Option<Logged>, ctx: &mut Ctx) {
+    fn respond(&mut self, request: Request, mut logged: Option<Logged>, ctx: &mut Ctx) {
         self.discard = match request.body {
             Body::Length(n) => n,
             _ => 0,
         };
-        let reply = match request.method {
-            _ if self.admin => admin::respond(&request, ctx.board),
-            Method::Get | Method::Head => ctx.root.serve(&request, ctx.cache, ctx.now),
-            Method::Options => Reply::options(),
-            Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
-            Method::Unknown => Reply::error(Status::NotImplemented),
-        };
+        let reply = self.answer(&request, logged.as_mut(), ctx);
         // A client that sent `Expect: 100-continue` may or may not send its
         // body after our final answer (RFC 9110 §10.1.1): the stream can't
         // be trusted, so close rather than guess.
         let unsure_body = request.expects_continue && request.body != Body::None;
-        let close = !request.keep_alive || unsure_body || ctx.draining;
+        // A guesser gets a few tries per connection, then pays for a new one.
+        let guessing = self.auth_failures >= auth::MAX_FAILURES;
+        let close = !request.keep_alive || unsure_body || ctx.draining || guessing;
         let framing = Framing {
             head_only: request.method == Method::Head,
             close,
@@ -606,6 +611,37 @@ impl Conn {
             request: logged,
         };
         self.queue(reply, framing, ctx);
+    }
+
+    /// What to answer: the admin listener answers for itself; on the
+    /// public one a CORS preflight goes first (browsers send no
+    /// credentials with it), then `--auth` (`401`), then the method. The
+    /// log line gets the user a request was let in as.
+    fn answer(&mut self, request: &Request, logged: Option<&mut Logged>, ctx: &mut Ctx) -> Reply {
+        if self.admin {
+            return admin::respond(request, ctx.board);
+        }
+        if let Some(preflight) = ctx.policy.preflight(request) {
+            return preflight;
+        }
+        match ctx.policy.authorize(request) {
+            Verdict::Open => {}
+            Verdict::User(user) => {
+                if let Some(logged) = logged {
+                    logged.set_user(user);
+                }
+            }
+            Verdict::Denied { attempted } => {
+                self.auth_failures += u32::from(attempted);
+                return auth::challenge();
+            }
+        }
+        match request.method {
+            Method::Get | Method::Head => ctx.root.serve(request, ctx.cache, ctx.now),
+            Method::Options => Reply::options(),
+            Method::NotAllowed => Reply::error(Status::MethodNotAllowed),
+            Method::Unknown => Reply::error(Status::NotImplemented),
+        }
     }
 
     /// Encodes `reply` and makes it the response being written.

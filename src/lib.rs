@@ -6,9 +6,11 @@
 //! set, every connection speaks HTTPS (rustls), its handshake run by its
 //! worker like any other read and write; [`ReloadHandle`] swaps the
 //! certificate while the server runs. With [`Config::admin`], a second
-//! listener answers `/health` and `/metrics`. [`Server::upgrader`] starts
-//! a next generation of the process on the same sockets and hands over to
-//! it. See `README.md`, "How it works".
+//! listener answers `/health` and `/metrics`. [`Config::headers`],
+//! [`Config::cors`] and [`Config::auth`] add header fields, CORS and HTTP
+//! Basic authentication to the public listener. [`Server::upgrader`]
+//! starts a next generation of the process on the same sockets and hands
+//! over to it. See `README.md`, "How it works".
 //!
 //! ```no_run
 //! use simple_web_server::{Config, Server};
@@ -26,9 +28,11 @@
 mod acceptor;
 mod access_log;
 mod admin;
+mod auth;
 mod compress;
 mod config;
 mod conn;
+mod cors;
 mod deadlines;
 mod files;
 #[cfg(feature = "fuzzing")]
@@ -38,6 +42,7 @@ mod listener;
 mod listing;
 mod metrics;
 mod outgoing;
+mod policy;
 mod pool;
 mod proxy;
 mod representation;
@@ -47,8 +52,10 @@ mod transport;
 mod upgrade;
 
 pub use crate::access_log::LogFormat;
+pub use crate::auth::Credential;
 pub use crate::compress::CompressLevel;
 pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
+pub use crate::policy::HeaderField;
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};
 pub use crate::upgrade::{ReadyNotice, UpgradeError, Upgrader};

@@ -14,8 +14,8 @@ use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
 use simple_web_server::{
-    CompressLevel, Config, Error, LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle,
-    TlsSource, UpgradeError, Upgrader,
+    CompressLevel, Config, ConfigError, Credential, Error, HeaderField, LogFormat, ReadyNotice,
+    ReloadHandle, Server, ShutdownHandle, TlsSource, UpgradeError, Upgrader,
 };
 
 /// Usage errors (bad flags or values).
@@ -89,6 +89,39 @@ struct Args {
     /// Cache-Control header value for file responses (e.g. "max-age=3600").
     #[arg(long, value_name = "VALUE", value_parser = parse_header_value)]
     cache_control: Option<String>,
+
+    /// Add this header field to every response (repeatable; not on the
+    /// admin listener). Not one the server sets itself: Content-Length,
+    /// Transfer-Encoding, Connection, Keep-Alive, Proxy-Connection,
+    /// Upgrade, Trailer, TE, Date, Server, X-Content-Type-Options,
+    /// Content-Type, Content-Encoding, Content-Range, ETag, Last-Modified,
+    /// Vary, Accept-Ranges, Location, Allow, WWW-Authenticate,
+    /// Cache-Control (see --cache-control), Access-Control-Allow-Origin,
+    /// -Allow-Methods, -Allow-Headers, -Expose-Headers, -Max-Age (see
+    /// --cors).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<HeaderField>,
+
+    /// Let scripts on other sites read responses: Access-Control-Allow-Origin
+    /// with ORIGIN (*, null or scheme://host[:port]) on every response, and
+    /// CORS preflights answered, credentials or not [default ORIGIN: *].
+    // `--cors=ORIGIN` only, as GNU tools take an optional value: a bare
+    // `--cors` never takes the directory after it for an origin.
+    #[arg(
+        long,
+        value_name = "ORIGIN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "*"
+    )]
+    cors: Option<String>,
+
+    /// Ask for HTTP Basic credentials on everything but the admin listener
+    /// (repeatable, one user each): USER:PASSWORD, or USER:sha256:HEX with
+    /// the SHA-256 of the password (`printf %s PASSWORD | sha256sum`), which
+    /// keeps it out of `ps`. Use HTTPS: Basic sends passwords readable.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    auth: Vec<String>,
 
     /// Serve FILE.br / FILE.gz in place of FILE to clients that accept them.
     #[arg(long)]
@@ -165,7 +198,9 @@ struct Args {
 }
 
 impl Args {
-    fn config(&self) -> Config {
+    /// The configuration the flags ask for; an `--auth` value that is not
+    /// one is an error here (clap would show it, password and all).
+    fn config(&self) -> Result<Config, ConfigError> {
         let mut config = Config::new(&self.root);
         config.bind = self.bind;
         config.port = self.port;
@@ -184,6 +219,13 @@ impl Args {
         }
         config.spa = self.spa;
         config.cache_control = self.cache_control.clone();
+        config.headers = self.headers.clone();
+        config.cors = self.cors.clone();
+        config.auth = self
+            .auth
+            .iter()
+            .map(|spec| spec.parse::<Credential>())
+            .collect::<Result<_, _>>()?;
         config.precompressed = self.precompressed;
         config.compress = self.compress;
         config.compress_min_size = self.compress_min_size;
@@ -203,7 +245,7 @@ impl Args {
             _ if self.tls_self_signed => Some(TlsSource::SelfSigned),
             _ => None,
         };
-        config
+        Ok(config)
     }
 }
 
@@ -229,7 +271,13 @@ fn main() -> ExitCode {
     // Started by a previous generation's upgrade: it waits for our word.
     let ready = ReadyNotice::take();
 
-    let config = args.config();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     if let Err(err) = config.validate() {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);

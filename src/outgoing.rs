@@ -142,15 +142,6 @@ impl Outgoing {
             if let Some(encoding) = rep.content_encoding.filter(|_| !not_modified) {
                 head.header("Content-Encoding", encoding);
             }
-            let vary = match (rep.varies_by_type, rep.varies) {
-                (true, true) => Some("Accept, Accept-Encoding"),
-                (true, false) => Some("Accept"),
-                (false, true) => Some("Accept-Encoding"),
-                (false, false) => None,
-            };
-            if let Some(vary) = vary {
-                head.header("Vary", vary);
-            }
             head.header("ETag", &rep.etag);
             if let Some(modified) = &rep.last_modified {
                 head.header("Last-Modified", modified);
@@ -177,6 +168,27 @@ impl Outgoing {
         if let Some(allow) = reply.allow {
             head.header("Allow", allow);
         }
+        // One `Vary` for every reason a response may vary: its media type
+        // (a listing as HTML or JSON), its coding, the request's origin.
+        let by_type = rep.is_some_and(|rep| rep.varies_by_type);
+        let by_coding = rep.is_some_and(|rep| rep.varies);
+        let vary = match (by_type, by_coding, ctx.policy.varies_by_origin()) {
+            (true, true, true) => Some("Accept, Accept-Encoding, Origin"),
+            (true, true, false) => Some("Accept, Accept-Encoding"),
+            (true, false, true) => Some("Accept, Origin"),
+            (true, false, false) => Some("Accept"),
+            (false, true, true) => Some("Accept-Encoding, Origin"),
+            (false, true, false) => Some("Accept-Encoding"),
+            (false, false, true) => Some("Origin"),
+            (false, false, false) => None,
+        };
+        if let Some(vary) = vary {
+            head.header("Vary", vary);
+        }
+        for (name, value) in &reply.headers {
+            head.header(name, value);
+        }
+        head.fields(ctx.policy.fields());
         if !matches!(reply.payload, Payload::None) {
             head.content_length(reply.payload.len());
         }

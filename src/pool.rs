@@ -24,6 +24,7 @@ use crate::deadlines::{Deadlines, Wait};
 use crate::files::{FileCache, Root};
 use crate::http::Clock;
 use crate::metrics::{Board, Metrics};
+use crate::policy::Policy;
 use crate::transport::Transport;
 
 /// New connections waiting for one worker; beyond this the acceptor tries
@@ -108,10 +109,12 @@ fn nanos_since(epoch: Instant, at: Instant) -> u64 {
 impl Pool {
     /// Starts the workers; with `tls`, every connection speaks TLS (but
     /// the admin listener's); with `access_log`, every response gets a line
-    /// there. Each worker publishes its counters on `board`.
+    /// there; `policy` applies to every public connection. Each worker
+    /// publishes its counters on `board`.
     pub fn spawn(
         config: Arc<Config>,
         root: Arc<Root>,
+        policy: Arc<Policy>,
         tls: Option<Arc<ServerConfig>>,
         access_log: Option<Arc<AccessLog>>,
         board: Arc<Board>,
@@ -132,6 +135,7 @@ impl Pool {
             });
             let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
             let (config, root, tls) = (config.clone(), root.clone(), tls.clone());
+            let policy = policy.clone();
             let (access_log, board) = (access_log.clone(), board.clone());
             let (worker_shared, draining) = (shared.clone(), pool_draining.clone());
             let done_tx = done_tx.clone();
@@ -153,6 +157,8 @@ impl Pool {
                         clock: Clock::new(),
                         config,
                         root,
+                        policy,
+                        admin_policy: Policy::default(),
                         tls,
                         access_log,
                         shared: worker_shared,
@@ -348,6 +354,11 @@ struct Worker {
     clock: Clock,
     config: Arc<Config>,
     root: Arc<Root>,
+    /// `--header`, `--cors` and `--auth`, for the public listener's
+    /// connections.
+    policy: Arc<Policy>,
+    /// The admin listener's: nothing added, nothing asked.
+    admin_policy: Policy,
     /// Set when the server speaks TLS: what each handshake starts from.
     tls: Option<Arc<ServerConfig>>,
     access_log: Option<Arc<AccessLog>>,
@@ -505,6 +516,11 @@ impl Worker {
         let mut ctx = Ctx {
             config: &self.config,
             root: &self.root,
+            policy: if conn.is_admin() {
+                &self.admin_policy
+            } else {
+                &self.policy
+            },
             clock: &self.clock,
             now,
             draining: self.drain != Drain::Serving,

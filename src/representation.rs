@@ -237,6 +237,7 @@ impl Variant {
             content_security_policy: None,
             location: None,
             allow: None,
+            headers: Vec::new(),
             payload,
         }
     }

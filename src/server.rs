@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
 use crate::listener;
 use crate::metrics::Board;
+use crate::policy::Policy;
 use crate::pool::Pool;
 use crate::tls::{Tls, TlsError};
 use crate::upgrade::Upgrader;
@@ -32,6 +33,7 @@ const MAX_COMPRESS_THREADS: usize = 4;
 pub struct Server {
     config: Arc<Config>,
     root: Arc<Root>,
+    policy: Arc<Policy>,
     tls: Option<Arc<Tls>>,
     access_log: Option<Arc<AccessLog>>,
     local_addr: SocketAddr,
@@ -393,6 +395,14 @@ impl Server {
             }
             None => None,
         };
+        let policy = Policy::new(&config);
+        if !config.auth.is_empty() && tls.is_none() && !local_addr.ip().is_loopback() {
+            log::warn!(
+                "--auth over plain HTTP on {local_addr}: passwords cross the network \
+                 readable by anyone on the way; serve HTTPS (--tls-cert, --tls-key) \
+                 or bind a loopback address behind a TLS proxy"
+            );
+        }
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Io)?;
         wake_tx.set_nonblocking(true).map_err(Error::Io)?;
         let board = Arc::new(Board::new(config.workers));
@@ -411,6 +421,7 @@ impl Server {
         Ok(Server {
             config: Arc::new(config),
             root: Arc::new(root),
+            policy: Arc::new(policy),
             tls,
             access_log,
             local_addr,
@@ -491,6 +502,7 @@ impl Server {
         let mut pool = Pool::spawn(
             self.config.clone(),
             self.root.clone(),
+            self.policy.clone(),
             tls,
             self.access_log.clone(),
             self.board.clone(),

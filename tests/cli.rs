@@ -235,6 +235,82 @@ fn an_index_that_is_not_a_file_name_is_a_one_line_usage_error() {
     }
 }
 
+#[test]
+fn bad_header_cors_and_auth_values_are_one_line_usage_errors() {
+    // Each: the arguments, what the line must say, what it must not.
+    let cases: [(&[&str], &str, &str); 22] = [
+        (&["--header", "X-Frame-Options"], "'Name: value'", ""),
+        (&["--header", "X Frame: DENY"], "field name", ""),
+        (&["--header", "X-A:"], "printable ASCII", ""),
+        (
+            &["--header", "X-A: a\r\nX-Injected: 1"],
+            "X-A: a\\r\\nX-Injected",
+            "",
+        ),
+        (&["--header", "X-A: caf\u{e9}"], "printable ASCII", ""),
+        (
+            &["--header", "Content-Length: 5"],
+            "Content-Length is its own",
+            "",
+        ),
+        (
+            &["--header", "transfer-encoding: chunked"],
+            "Transfer-Encoding",
+            "",
+        ),
+        (&["--header", "Server: x"], "Server is its own", ""),
+        (&["--header", "Vary: Cookie"], "Vary is its own", ""),
+        (
+            &["--header", "Cache-Control: no-store"],
+            "--cache-control",
+            "",
+        ),
+        (
+            &["--header", "Access-Control-Allow-Origin: *"],
+            "--cors",
+            "",
+        ),
+        (&["--cors=https://example.com/"], "--cors", ""),
+        (&["--cors=example.com"], "--cors", ""),
+        (&["--cors=HTTPS://EXAMPLE.COM"], "lower case", ""),
+        (&["--cors="], "--cors", ""),
+        (&["--auth", "alice"], "--auth", "alice"),
+        (&["--auth", "alice:"], "'alice:…'", ""),
+        (&["--auth", ":s3cr3t"], "--auth", "s3cr3t"),
+        (&["--auth", "a\u{7}b:s3cr3t"], "--auth", "s3cr3t"),
+        (&["--auth", "bob:sha256:abc123"], "64 hex digits", "abc123"),
+        (
+            &["--auth", "a:s3cr3t", "--auth", "a:other"],
+            "each user once",
+            "s3cr3t",
+        ),
+        (&["--auth", "bob:sha256:"], "--auth", ""),
+    ];
+    for (args, says, never) in cases {
+        let out = usage_error(args);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{args:?}: {out:?}");
+        assert!(lines[0].contains(says), "{args:?}: {lines:?}");
+        assert!(
+            never.is_empty() || !lines[0].contains(never),
+            "{args:?}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn header_cors_and_auth_are_in_the_help() {
+    let out = run_cli(&["--help"], CLI_TIMEOUT);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    for flag in [
+        "--header <NAME: VALUE>",
+        "--cors[=<ORIGIN>]",
+        "--auth <USER:PASSWORD>",
+    ] {
+        assert!(out.stdout.contains(flag), "{flag}: {out:?}");
+    }
+}
+
 /// Starts the server with its open-file limit set to `soft`/`hard` and
 /// returns the stderr line that mentions the limit (then stops it).
 fn open_file_limit_line(soft: u64, hard: u64) -> Option<String> {

@@ -8,7 +8,7 @@
 //! them on a line; the data is exactly the chunk size, then CRLF; trailer
 //! fields are `name: value` lines, at most [`MAX_TRAILERS`] bytes in all.
 
-use super::request::MAX_DISCARDED_BODY;
+use super::request::{MAX_DISCARDED_BODY, is_tchar};
 
 /// Longest chunk-size line (size and extensions).
 const MAX_LINE: usize = 256;
@@ -258,11 +258,6 @@ impl Chunked {
         }
         Ok(())
     }
-}
-
-/// A `tchar` of RFC 9110 §5.6.2 (the characters of a token).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

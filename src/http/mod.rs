@@ -12,5 +12,5 @@ pub use chunked::{ChunkError, Chunked};
 pub use conditional::{Precondition, evaluate as evaluate_preconditions, if_range_holds};
 pub use date::{Clock, Utc, http_date};
 pub use range::{Ranges, parse as parse_range};
-pub use request::{Body, Conditions, MAX_HEADER_BYTES, Method, Request, Version, parse};
+pub use request::{Body, Conditions, MAX_HEADER_BYTES, Method, Request, Version, is_token, parse};
 pub use response::{Head, Payload, Reply, Representation, SERVER, Status};

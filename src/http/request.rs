@@ -108,6 +108,39 @@ impl Conditions {
     }
 }
 
+/// The header fields that `--auth` and `--cors` read: raw values, present
+/// only when the client sent them.
+#[derive(Debug, Default)]
+pub struct AccessFields {
+    pub authorization: Option<String>,
+    pub origin: Option<String>,
+    /// `Access-Control-Request-Method`: with `Origin`, on an `OPTIONS`, a
+    /// CORS preflight.
+    pub request_method: Option<String>,
+    /// `Access-Control-Request-Headers`.
+    pub request_headers: Option<String>,
+}
+
+impl AccessFields {
+    /// The field a header name fills, if it is one of these.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        let first = name.as_bytes().first()?.to_ascii_lowercase();
+        if !matches!(first, b'a' | b'o') {
+            return None;
+        }
+        let fields = [
+            ("authorization", &mut self.authorization),
+            ("origin", &mut self.origin),
+            ("access-control-request-method", &mut self.request_method),
+            ("access-control-request-headers", &mut self.request_headers),
+        ];
+        fields
+            .into_iter()
+            .find(|(field, _)| name.eq_ignore_ascii_case(field))
+            .map(|(_, slot)| slot)
+    }
+}
+
 /// A parsed request head.
 #[derive(Debug)]
 pub struct Request {
@@ -124,6 +157,7 @@ pub struct Request {
     /// answer, so after our (final) answer we can't know whether it follows.
     pub expects_continue: bool,
     pub conditions: Conditions,
+    pub access: AccessFields,
     /// Length of the header section in bytes (the body starts here).
     pub head_len: usize,
     /// Where the `Referer` and `User-Agent` values lie in the parsed bytes
@@ -268,6 +302,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
     let mut close = false;
     let mut keep_alive = false;
     let mut conditions = Conditions::default();
+    let mut access = AccessFields::default();
     let mut expects_continue = false;
     let (mut referer, mut user_agent) = (None, None);
     // `value` lies within `buf`: its position there, from the addresses.
@@ -308,9 +343,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             user_agent = Some(position(value));
         } else if name.eq_ignore_ascii_case("referer") {
             referer = Some(position(value));
-        } else if let Some(slot) = conditions.slot(name) {
+        } else if let Some(slot) = conditions.slot(name).or_else(|| access.slot(name)) {
             // Lists (`If-None-Match`, `Accept-Encoding`) may be split over
-            // several fields: join them, as RFC 9110 §5.3 allows.
+            // several fields: join them, as RFC 9110 §5.3 allows. (Fields
+            // that are no lists, repeated, join into a value that is
+            // refused: two `Authorization`s are no credentials.)
             let value = String::from_utf8_lossy(value);
             match slot {
                 Some(joined) => {
@@ -360,6 +397,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
         body,
         expects_continue,
         conditions,
+        access,
         head_len,
         referer,
         user_agent,
@@ -434,6 +472,16 @@ fn reg_name(host: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// A token of RFC 9110 §5.6.2 (a field name, a method): one or more tchars.
+pub fn is_token(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(is_tchar)
+}
+
+/// A `tchar` of RFC 9110 §5.6.2 (the characters of a token).
+pub(super) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn sub_delim(b: u8) -> bool {

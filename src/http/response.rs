@@ -23,6 +23,7 @@ pub enum Status {
     MovedPermanently,
     NotModified,
     BadRequest,
+    Unauthorized,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -47,6 +48,7 @@ impl Status {
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::BadRequest => 400,
+            Status::Unauthorized => 401,
             Status::Forbidden => 403,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
@@ -71,6 +73,7 @@ impl Status {
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
+            Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
@@ -110,6 +113,9 @@ pub struct Reply {
     pub location: Option<String>,
     /// `Allow`, for `405`.
     pub allow: Option<&'static str>,
+    /// Fields of this answer alone: a `401`'s `WWW-Authenticate`, a CORS
+    /// preflight's `Access-Control-*`.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub payload: Payload,
 }
 
@@ -179,6 +185,7 @@ impl Reply {
             content_security_policy: None,
             location: None,
             allow: (status == Status::MethodNotAllowed).then_some(ALLOW),
+            headers: Vec::new(),
             payload: Payload::Bytes(error_page(status)),
         }
     }
@@ -248,6 +255,12 @@ impl<'a> Head<'a> {
         self.buf.extend_from_slice(b": ");
         self.buf.extend_from_slice(value.as_bytes());
         self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Header lines formatted beforehand (`Name: value\r\n` each).
+    pub fn fields(&mut self, formatted: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(formatted);
         self
     }
 
