@@ -223,6 +223,9 @@ fn parse_head(buf: &[u8]) -> Result<Option<Request>, ParseError> {
             return Ok(None);
         }
         Err(httparse::Error::TooManyHeaders) => {
+            // The request line comes first: a read that ended before the
+            // 101st field would have judged it already.
+            check_request_line(buf)?;
             return Err(ParseError::new(
                 Status::HeaderFieldsTooLarge,
                 "too many header fields",
@@ -806,6 +809,11 @@ mod tests {
             format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "b".repeat(9000)),
             format!("GET /{} /d HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000)),
             format!("GET /{} /d HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100)),
+            format!(
+                "{} / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+                "M".repeat(40),
+                "X: y\r\n".repeat(MAX_HEADERS)
+            ),
         ];
         for whole in &cases {
             let expected = status_of(whole).expect_err("refused whole");
