@@ -170,21 +170,15 @@ impl Outgoing {
         }
         // One `Vary` for every reason a response may vary: its media type
         // (a listing as HTML or JSON), its coding, the request's origin.
-        let by_type = rep.is_some_and(|rep| rep.varies_by_type);
-        let by_coding = rep.is_some_and(|rep| rep.varies);
-        let vary = match (by_type, by_coding, ctx.policy.varies_by_origin()) {
-            (true, true, true) => Some("Accept, Accept-Encoding, Origin"),
-            (true, true, false) => Some("Accept, Accept-Encoding"),
-            (true, false, true) => Some("Accept, Origin"),
-            (true, false, false) => Some("Accept"),
-            (false, true, true) => Some("Accept-Encoding, Origin"),
-            (false, true, false) => Some("Accept-Encoding"),
-            (false, false, true) => Some("Origin"),
-            (false, false, false) => None,
-        };
-        if let Some(vary) = vary {
-            head.header("Vary", vary);
-        }
+        let reasons = [
+            (rep.is_some_and(|rep| rep.varies_by_type), "Accept"),
+            (rep.is_some_and(|rep| rep.varies), "Accept-Encoding"),
+            (ctx.policy.varies_by_origin(), "Origin"),
+        ];
+        head.list(
+            "Vary",
+            reasons.iter().filter(|(on, _)| *on).map(|(_, name)| *name),
+        );
         for (name, value) in &reply.headers {
             head.header(name, value);
         }

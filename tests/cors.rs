@@ -14,6 +14,8 @@ fn site() -> DocRoot {
     root.file("a.txt", "0123456789abcdef\n");
     // Compressible and large enough: its responses vary by Accept-Encoding.
     root.file("page.html", "<p>hello</p>\n".repeat(200));
+    // A listing varies by Accept (HTML or JSON); as HTML also by coding.
+    root.file("dir/x.txt", "x");
     root
 }
 
@@ -70,8 +72,10 @@ fn any_origin_by_default_on_every_response_without_vary() {
 fn a_named_origin_adds_origin_to_the_one_vary() {
     let root = site();
     let server = Server::start(root.path(), &["--quiet", &format!("--cors={APP}")]);
-    let cases: [(&str, Fields, u16, &str); 4] = [
+    let cases: [(&str, Fields, u16, &str); 6] = [
         ("/a.txt", &[("Origin", APP)], 200, "Origin"),
+        ("/dir/", &[], 200, "Accept, Accept-Encoding, Origin"),
+        ("/dir/?format=json", &[], 200, "Accept, Origin"),
         ("/missing", &[], 404, "Origin"),
         (
             "/page.html",

@@ -258,6 +258,24 @@ impl<'a> Head<'a> {
         self
     }
 
+    /// One field whose value is a list (`Vary: Accept, Origin`), written
+    /// only if the list is not empty.
+    pub fn list<'v>(&mut self, name: &str, values: impl IntoIterator<Item = &'v str>) -> &mut Self {
+        let mut values = values.into_iter();
+        let Some(first) = values.next() else {
+            return self;
+        };
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(first.as_bytes());
+        for value in values {
+            self.buf.extend_from_slice(b", ");
+            self.buf.extend_from_slice(value.as_bytes());
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        self
+    }
+
     /// Header lines formatted beforehand (`Name: value\r\n` each).
     pub fn fields(&mut self, formatted: &[u8]) -> &mut Self {
         self.buf.extend_from_slice(formatted);
