@@ -7,6 +7,13 @@
 #   SECS=3600 scripts/fuzz.sh range       one target for an hour
 #   scripts/fuzz.sh request_stream proxy_header
 #   SECS=20 PROFILE=dev scripts/fuzz.sh   what CI runs (.ci/run)
+#   BUDGET=3600 scripts/fuzz.sh range     until range has had an hour of CPU
+#
+# BUDGET counts CPU seconds (user + system) per target across runs, in a
+# ledger kept in fuzz/work/TARGET.cpu: the target runs in slices of SECS
+# (600 by default then) until its ledger reaches BUDGET, so a machine busy
+# with other work, or a run stopped and started again, still gets the whole
+# budget. A slice that is interrupted is not counted.
 #
 # PROFILE=release (the default) builds as cargo-fuzz does, optimised: best
 # for long runs, about 7 minutes to build from clean on two cores.
@@ -22,7 +29,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECS=${SECS:-30}
+BUDGET=${BUDGET:-}
+if [ -n "$BUDGET" ]; then SECS=${SECS:-600}; else SECS=${SECS:-30}; fi
 PROFILE=${PROFILE:-release}
 FUZZ=$PWD/fuzz
 case $PROFILE in
@@ -57,9 +65,23 @@ start=$SECONDS
 "${fuzz[@]}" build "${profile[@]}"
 echo "fuzz: built ${#targets[@]} targets ($PROFILE) in $((SECONDS - start)) s"
 
+# CPU seconds (user + system) of the children this shell has waited for.
+ticks=$(getconf CLK_TCK)
+children_cpu() {
+    local stat
+    read -ra stat </proc/$$/stat
+    echo $(((stat[15] + stat[16]) / ticks))
+}
+# The CPU seconds in TARGET's ledger.
+spent() {
+    awk '{ s += $2 } END { printf "%d", s }' "work/$1.cpu" 2>/dev/null || echo 0
+}
+
 failed=()
 summary=()
-for target in "${targets[@]}"; do
+# One run of TARGET for SECS seconds; sets status and adds to summary.
+run() {
+    local target=$1
     mkdir -p "work/$target" "corpus/$target"
     log=work/$target.log
     args=(-max_total_time="$SECS" -timeout=10 -print_final_stats=1)
@@ -90,6 +112,20 @@ for target in "${targets[@]}"; do
     corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$stats")
     summary+=("$(printf '%-16s %-6s %12s execs  cov %5s  ft %6s  corpus %5s' \
         "$target" "$status" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
+}
+
+for target in "${targets[@]}"; do
+    if [ -z "$BUDGET" ]; then
+        run "$target"
+        continue
+    fi
+    while [ "$(spent "$target")" -lt "$BUDGET" ]; do
+        cpu=$(children_cpu)
+        run "$target"
+        echo "$(date -u +%FT%TZ) $(($(children_cpu) - cpu)) ${execs:-0}" >>"work/$target.cpu"
+        echo "fuzz: $target has had $(spent "$target") of $BUDGET CPU seconds"
+        [ "$status" = ok ] || break
+    done
 done
 
 echo "fuzz: $((SECONDS - start)) s in all"
