@@ -117,7 +117,7 @@ fn main() {
     config.workers = workers;
     config.access_log = false;
     let server = Server::bind(config).expect("cannot start the server");
-    let addr = server.local_addr();
+    let addr = server.local_addr().expect("a TCP address");
     let shutdown = server.shutdown_handle();
     let server_thread = std::thread::spawn(move || server.run());
 

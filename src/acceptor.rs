@@ -3,16 +3,17 @@
 
 use std::io;
 use std::marker::PhantomData;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::OwnedFd;
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-
+use crate::listener::Listener;
 use crate::pool::Pool;
 use crate::server::ShutdownHandle;
+use crate::stream::{Peer, Stream};
 
 /// How long the acceptor pauses when it can't place a connection: the
 /// connection limit reached, or every worker's channel full.
@@ -24,13 +25,10 @@ const EVICTION_RETRY: Duration = Duration::from_millis(200);
 /// Most connections placed before the workers that got them are woken,
 /// when clients keep arriving faster than they are accepted.
 const BATCH: usize = 32;
-/// The public listener's index among the acceptor's listeners (the admin
-/// one follows).
-const PUBLIC: usize = 0;
 
 /// The main thread's job: accept connections and place them on workers.
 ///
-/// The thread sleeps in `poll(2)` on the listener until clients arrive, then
+/// The thread sleeps in `poll(2)` on the listeners until clients arrive, then
 /// accepts all that are queued (up to [`BATCH`]) before it wakes the workers
 /// that got one: a worker woken at once for each connection would, on a
 /// busy machine, preempt the acceptor and serve that one connection before
@@ -82,35 +80,37 @@ impl<'a> Acceptor<'a> {
     pub fn run(&mut self) {
         let _nicer = NicerThread::enter(self.nice);
         let listeners = self.shutdown.listeners();
+        let mut pollfds = poll_set(&listeners, self.shutdown.wake_socket());
         // Which listeners may have connections queued: all of them at
         // first, then those the poll reports. They take turns, so a flood
-        // on one never starves the other (health checks under load).
+        // on one never starves the others (health checks under load).
         let mut ready = vec![true; listeners.len()];
         let mut turn = 0;
         while !self.shutdown.requested() {
             if self.placed >= BATCH {
                 self.wake_workers();
             }
-            // While a public connection waits for room, the public queue
-            // waits with it; the admin listener is still served.
+            // While a public connection waits for room, the public queues
+            // wait with it; the admin listener is still served.
             let blocked = match self.held.take() {
                 Some(held) => !self.admit(held),
                 None => false,
             };
             let Some(i) = (0..ready.len())
                 .map(|k| (turn + k) % ready.len())
-                .find(|&i| ready[i] && !(blocked && i == PUBLIC))
+                .find(|&i| ready[i] && (!blocked || listeners[i].1))
             else {
                 if blocked {
                     self.pause(BACKOFF);
                     // Look at the admin queue again after the pause.
-                    ready.iter_mut().skip(PUBLIC + 1).for_each(|r| *r = true);
+                    for (ready, (_, admin)) in ready.iter_mut().zip(&listeners) {
+                        *ready |= *admin;
+                    }
                     continue;
                 }
                 // Everything queued is placed: let the workers at it.
                 self.wake_workers();
-                if let Err(err) = wait_readable(&listeners, self.shutdown.wake_socket(), &mut ready)
-                {
+                if let Err(err) = wait_readable(&mut pollfds, &mut ready) {
                     // Never seen; if poll kept failing, don't spin.
                     log::debug!("poll on the listeners: {err}");
                     ready.fill(true);
@@ -238,8 +238,8 @@ impl<'a> Acceptor<'a> {
 
 /// A connection taken from a listener.
 struct Accepted {
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Peer,
     at: Instant,
     /// From the admin listener.
     admin: bool,
@@ -336,32 +336,33 @@ fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
     }
 }
 
-/// Sleeps until a listener has a connection to accept (marked in `ready`),
-/// or is shut down, or `wake` is written to.
-fn wait_readable(
-    listeners: &[(&TcpListener, bool)],
-    wake: &UnixStream,
-    ready: &mut [bool],
-) -> io::Result<()> {
-    let mut pollfds = [libc::pollfd {
-        fd: wake.as_raw_fd(),
+/// What [`wait_readable`] waits on: `wake`, then each listener, in order.
+fn poll_set(listeners: &[(&Listener, bool)], wake: &UnixStream) -> Vec<libc::pollfd> {
+    let fds = std::iter::once(wake.as_raw_fd())
+        .chain(listeners.iter().map(|(listener, _)| listener.as_raw_fd()));
+    fds.map(|fd| libc::pollfd {
+        fd,
         events: libc::POLLIN,
         revents: 0,
-    }; 3];
-    for (pollfd, (listener, _)) in pollfds[1..].iter_mut().zip(listeners) {
-        pollfd.fd = listener.as_raw_fd();
-    }
-    let count = 1 + listeners.len().min(2);
-    // SAFETY: `pollfds[..count]` are valid, writable pollfds for
-    // descriptors open for the whole call (the wake-up socket's and the
-    // listeners').
-    if unsafe { libc::poll(pollfds.as_mut_ptr(), count as libc::nfds_t, -1) } < 0 {
+    })
+    .collect()
+}
+
+/// Sleeps until a listener has a connection to accept (marked in `ready`),
+/// or is shut down, or the wake-up socket is written to. `pollfds` is the
+/// [`poll_set`] of those listeners; it is reused from call to call.
+fn wait_readable(pollfds: &mut [libc::pollfd], ready: &mut [bool]) -> io::Result<()> {
+    // SAFETY: `pollfds` is a slice of valid, writable pollfds, of exactly
+    // the length passed, for descriptors open for the whole call (the
+    // wake-up socket's and the listeners', which outlive the acceptor).
+    let rc = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
+    if rc < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
     }
-    for (ready, pollfd) in ready.iter_mut().zip(&pollfds[1..count]) {
+    for (ready, pollfd) in ready.iter_mut().zip(&pollfds[1..]) {
         *ready = pollfd.revents != 0;
     }
     Ok(())
@@ -371,7 +372,7 @@ fn wait_readable(
 /// makes the new socket non-blocking and close-on-exec (std's `accept` would
 /// need another system call for the first). The listener is non-blocking:
 /// `WouldBlock` says the queue is empty.
-fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+fn accept(listener: &Listener) -> io::Result<(Stream, Peer)> {
     // SAFETY: all-zero is a valid (empty) sockaddr_storage.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -390,9 +391,17 @@ fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
     }
     // SAFETY: accept4 just returned this descriptor; nothing else owns it,
     // and the stream takes sole ownership (closing it once, on drop).
-    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
-    let peer = socket_addr(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
-    Ok((TcpStream::from_std(stream), peer))
+    let stream = listener.stream(unsafe { OwnedFd::from_raw_fd(fd) });
+    let peer = peer(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
+    Ok((stream, peer))
+}
+
+/// Who connected, from the address `accept` filled in.
+fn peer(storage: &libc::sockaddr_storage) -> Option<Peer> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_UNIX => Some(Peer::Unix),
+        _ => socket_addr(storage).map(Peer::tcp),
+    }
 }
 
 /// The address in a `sockaddr_storage` filled in by the kernel.

@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -14,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::http::Request;
+use crate::stream::Peer;
 
 /// How each line looks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,7 +50,8 @@ impl FromStr for LogFormat {
 
 /// What a line says about one request and its response.
 pub struct Entry<'a> {
-    pub peer: IpAddr,
+    /// Shown as its IP address, or `unix` (see [`Client`]).
+    pub peer: Peer,
     /// The worker clock's `clf_date` or `iso_date`, as the format needs.
     pub clf_date: &'a str,
     pub iso_date: &'a str,
@@ -221,6 +222,20 @@ fn render(format: LogFormat, entry: &Entry, line: &mut String) {
     }
 }
 
+/// The client field: the IP address without the port, as CLF has it, or
+/// `unix` for a client of a Unix socket (a local proxy that sent no PROXY
+/// header naming the real client).
+struct Client(Peer);
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.ip() {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("unix"),
+        }
+    }
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -228,7 +243,12 @@ fn open_append(path: &Path) -> io::Result<File> {
 /// A body of zero bytes is logged as `-`, as Apache's `%b` does.
 fn common(entry: &Entry, line: &mut String) {
     let user = entry.request.user.as_deref().unwrap_or("-");
-    let _ = write!(line, "{} - {user} [{}] \"", entry.peer, entry.clf_date);
+    let _ = write!(
+        line,
+        "{} - {user} [{}] \"",
+        Client(entry.peer),
+        entry.clf_date
+    );
     match &entry.request.request {
         RequestLine::Parsed {
             method,
@@ -256,7 +276,8 @@ fn json(entry: &Entry, line: &mut String) {
     let _ = write!(
         line,
         "{{\"time\":\"{}\",\"client\":\"{}\",\"user\":",
-        entry.iso_date, entry.peer
+        entry.iso_date,
+        Client(entry.peer)
     );
     json_optional(&request.user, line);
     line.push(',');
@@ -423,7 +444,7 @@ mod tests {
             user_agent: None,
         };
         let entry = Entry {
-            peer: "127.0.0.1".parse().unwrap(),
+            peer: Peer::tcp("127.0.0.1:50000".parse().unwrap()),
             clf_date: "24/Nov/2026:06:52:49 +0000",
             iso_date: "2026-11-24T06:52:49Z",
             request: &request,
@@ -447,6 +468,16 @@ mod tests {
              \"duration_ms\":1.500,\"referer\":\"http://x/\",\"user_agent\":null}"
         );
         assert!(line(LogFormat::Combined).ends_with("200 - \"http://x/\" \"-\""));
+        let unix = Entry {
+            peer: Peer::Unix,
+            ..entry
+        };
+        let mut line = String::new();
+        render(LogFormat::Common, &unix, &mut line);
+        assert!(line.starts_with("unix - - [24/Nov/2026"), "{line}");
+        line.clear();
+        render(LogFormat::Json, &unix, &mut line);
+        assert!(line.contains(",\"client\":\"unix\","), "{line}");
     }
 
     #[test]
@@ -454,7 +485,7 @@ mod tests {
         let mut request = Logged::unparsed("GET / HTTP/1.1".into());
         request.set_user("ann \"b\"");
         let entry = Entry {
-            peer: "127.0.0.1".parse().unwrap(),
+            peer: Peer::tcp("127.0.0.1:50000".parse().unwrap()),
             clf_date: "24/Nov/2026:06:52:49 +0000",
             iso_date: "2026-11-24T06:52:49Z",
             request: &request,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
@@ -23,16 +24,117 @@ pub const MAX_ACCEPTOR_NICE: u8 = 19;
 /// The most workers a server may be asked to run.
 pub const MAX_WORKERS: usize = 1024;
 
+/// The permissions of a Unix socket bound by default
+/// (`--unix-socket-mode`): every local user may connect, as to a loopback
+/// TCP port (systemd's `SocketMode=` default too).
+pub const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o666;
+
+/// Where to listen (`--bind`): all of them share [`Config::port`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    /// An IP address: `127.0.0.1`, `::1`, `0.0.0.0`, `::` (which takes
+    /// IPv4 connections too, unless an IPv4 address is bound beside it).
+    Ip(IpAddr),
+    /// A host name (`localhost`), resolved when the server binds: every
+    /// address it resolves to is bound.
+    Host(String),
+    /// A Unix socket's path (`unix:/run/sws.sock`), for a reverse proxy on
+    /// the same machine; its permissions are
+    /// [`Config::unix_socket_mode`].
+    Unix(PathBuf),
+}
+
+impl Bind {
+    /// What `--bind` accepts, for error messages.
+    const EXPECTED: &'static str = "an IP address (127.0.0.1, ::1, 0.0.0.0, ::), a host name (localhost) \
+         or unix:PATH";
+
+    /// Checks a value built by a library user as the parser checks flags.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Bind::Ip(_) => Ok(()),
+            Bind::Host(name) if is_host_name(name) => Ok(()),
+            Bind::Host(_) => Err(Bind::EXPECTED.into()),
+            Bind::Unix(path) if path.as_os_str().is_empty() => {
+                Err("a path after unix:, like unix:/run/sws.sock".into())
+            }
+            // A NUL, or a path longer than a socket address holds (about
+            // 100 bytes).
+            Bind::Unix(path) => std::os::unix::net::SocketAddr::from_pathname(path)
+                .map(drop)
+                .map_err(|err| format!("a path a Unix socket can have ({err})")),
+        }
+    }
+}
+
+impl FromStr for Bind {
+    type Err = String;
+
+    /// `127.0.0.1`, `::1`, `[::1]`, `localhost`, `unix:/run/sws.sock`.
+    fn from_str(s: &str) -> Result<Bind, String> {
+        let bind = if let Some(path) = s.strip_prefix("unix:") {
+            Bind::Unix(path.into())
+        } else {
+            let unbracketed = s
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .unwrap_or(s);
+            match unbracketed.parse::<IpAddr>() {
+                Ok(ip) => Bind::Ip(ip),
+                Err(_) => Bind::Host(s.into()),
+            }
+        };
+        bind.check()
+            .map_err(|expected| format!("expected {expected}"))?;
+        Ok(bind)
+    }
+}
+
+impl fmt::Display for Bind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bind::Ip(ip) => ip.fmt(f),
+            Bind::Host(name) => f.write_str(name),
+            Bind::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Whether `name` is a DNS host name: dot-separated labels of ASCII
+/// letters, digits and inner hyphens, 63 bytes each, 253 in all (a final
+/// dot allowed).
+fn is_host_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 /// How a server is set up. Build one with [`Config::new`] and adjust the
 /// public fields; [`Config::validate`] (called by `Server::bind`) checks them.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The directory whose files are served.
     pub root: PathBuf,
-    /// Address to listen on (`127.0.0.1`, `::1`, `0.0.0.0`, …).
-    pub bind: IpAddr,
-    /// Port to listen on; `0` picks a free one.
+    /// Where to listen (`--bind`, repeatable): IP addresses, host names
+    /// and Unix sockets, one listener for each (every address of a name).
+    /// Unused when sockets are passed by `LISTEN_FDS`.
+    pub binds: Vec<Bind>,
+    /// Port of every TCP address in [`binds`](Config::binds); `0` picks a
+    /// free one, the same for all.
     pub port: u16,
+    /// Permissions of the Unix sockets bound (`--unix-socket-mode`, from
+    /// `0o000` to `0o777`); [`DEFAULT_UNIX_SOCKET_MODE`] by default.
+    /// Connecting needs write permission.
+    pub unix_socket_mode: u32,
     /// Number of worker threads, 1 to [`MAX_WORKERS`].
     pub workers: usize,
     /// How long a graceful shutdown may take before the rest is abandoned.
@@ -114,8 +216,9 @@ impl Config {
     pub fn new(root: impl Into<PathBuf>) -> Config {
         Config {
             root: root.into(),
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            binds: vec![Bind::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST))],
             port: 8000,
+            unix_socket_mode: DEFAULT_UNIX_SOCKET_MODE,
             workers: num_cpus::get().clamp(1, MAX_WORKERS),
             shutdown_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
@@ -145,13 +248,31 @@ impl Config {
         }
     }
 
-    /// The socket address to bind.
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port)
-    }
-
     /// Checks every value; the error says which one is wrong and what is accepted.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.binds.is_empty() {
+            return Err(ConfigError::new(
+                "--bind",
+                String::new(),
+                "at least one address".into(),
+            ));
+        }
+        for bind in &self.binds {
+            bind.check().map_err(|expected| {
+                ConfigError::new(
+                    "--bind",
+                    bind.to_string().escape_debug().to_string(),
+                    expected,
+                )
+            })?;
+        }
+        if self.unix_socket_mode > 0o777 {
+            return Err(ConfigError::new(
+                "--unix-socket-mode",
+                format!("{:o}", self.unix_socket_mode),
+                UNIX_SOCKET_MODE_EXPECTED.into(),
+            ));
+        }
         if !(1..=MAX_WORKERS).contains(&self.workers) {
             return Err(ConfigError::new(
                 "--workers",
@@ -246,6 +367,10 @@ impl Config {
     }
 }
 
+/// What `--unix-socket-mode` accepts.
+pub const UNIX_SOCKET_MODE_EXPECTED: &str =
+    "an octal mode from 000 to 777, like 660 (connecting needs write permission)";
+
 /// Whether `name` names a file in a folder: not empty, not `.` or `..`, no
 /// `/` (nor a NUL, which no path can hold).
 fn is_file_name(name: &str) -> bool {
@@ -312,9 +437,61 @@ mod tests {
     }
 
     #[test]
+    fn binds_table() {
+        let ip = |s: &str| Ok(Bind::Ip(s.parse().unwrap()));
+        let host = |s: &str| Ok(Bind::Host(s.into()));
+        let cases = [
+            ("127.0.0.1", ip("127.0.0.1")),
+            ("::1", ip("::1")),
+            ("[::1]", ip("::1")),
+            ("::", ip("::")),
+            ("::ffff:127.0.0.1", ip("::ffff:127.0.0.1")),
+            ("localhost", host("localhost")),
+            ("localhost.", host("localhost.")),
+            ("www.example.com", host("www.example.com")),
+            ("xn--bcher-kva.example", host("xn--bcher-kva.example")),
+            ("unix:/run/sws.sock", Ok(Bind::Unix("/run/sws.sock".into()))),
+            ("unix:sws.sock", Ok(Bind::Unix("sws.sock".into()))),
+            ("", Err("an IP address")),
+            ("unix:", Err("a path after unix:")),
+            ("127.0.0.1:8000", Err("an IP address")),
+            ("[::1]:8000", Err("an IP address")),
+            ("-bad.example", Err("an IP address")),
+            ("a..b", Err("an IP address")),
+            ("host name", Err("an IP address")),
+            ("http://localhost", Err("an IP address")),
+        ];
+        for (input, expected) in cases {
+            match (input.parse::<Bind>(), expected) {
+                (Ok(bind), Ok(want)) => assert_eq!(bind, want, "{input:?}"),
+                (Err(err), Err(start)) => {
+                    assert!(
+                        err.starts_with(&format!("expected {start}")),
+                        "{input:?}: {err}"
+                    )
+                }
+                (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        let long = format!("unix:/{}", "a".repeat(200));
+        assert!(
+            long.parse::<Bind>()
+                .unwrap_err()
+                .contains("a path a Unix socket can have")
+        );
+    }
+
+    #[test]
     fn rejects_out_of_range_values() {
         type Case = (&'static str, fn(&mut Config));
-        let cases: [Case; 18] = [
+        let cases: [Case; 23] = [
+            ("--bind", |c| c.binds = Vec::new()),
+            ("--bind", |c| c.binds = vec![Bind::Host("a b".into())]),
+            ("--bind", |c| c.binds = vec![Bind::Unix("".into())]),
+            ("--bind", |c| {
+                c.binds = vec![Bind::Unix(format!("/{}", "a".repeat(200)).into())]
+            }),
+            ("--unix-socket-mode", |c| c.unix_socket_mode = 0o1777),
             ("--workers", |c| c.workers = 0),
             ("--workers", |c| c.workers = MAX_WORKERS + 1),
             ("--max-connections", |c| c.max_connections = 0),

@@ -3,10 +3,7 @@
 //! next readiness event or deadline.
 
 use std::io::{self, Read};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-use mio::net::TcpStream;
 
 use crate::access_log::{self, AccessLog, Logged};
 use crate::admin;
@@ -23,6 +20,7 @@ use crate::outgoing::{Framing, Outgoing, Sent};
 use crate::policy::Policy;
 use crate::pool::LoadGuard;
 use crate::proxy;
+use crate::stream::{Peer, Stream};
 use crate::transport::{self, Transport};
 
 /// Size of a connection's read buffer: exactly the largest header section
@@ -107,7 +105,7 @@ pub struct Ctx<'a> {
 /// One client connection.
 pub struct Conn {
     transport: Transport,
-    peer: SocketAddr,
+    peer: Peer,
     state: State,
     /// Received bytes not yet consumed; `None` while nothing is buffered, so
     /// an idle connection holds no buffer.
@@ -141,7 +139,7 @@ impl Conn {
     /// A new connection; with `proxy`, it must start with a PROXY header.
     pub fn new(
         transport: Transport,
-        peer: SocketAddr,
+        peer: Peer,
         accepted: Instant,
         proxy: bool,
         load: LoadGuard,
@@ -185,7 +183,7 @@ impl Conn {
         self.transport.is_handshaking()
     }
 
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub fn socket(&mut self) -> &mut Stream {
         self.transport.socket()
     }
 
@@ -385,7 +383,7 @@ impl Conn {
             }
         }
         if let Some(client) = header.source {
-            self.peer = client;
+            self.peer = Peer::Ip(client);
         }
         // The request (or handshake) deadline still runs from the accept.
         self.state = State::Idle { since };
@@ -716,7 +714,7 @@ impl Drop for Conn {
 /// write on (Nagle holds a small segment while earlier data is unacknowledged),
 /// so it is set then, as nginx does, and a connection answered with one
 /// write and closed never pays the system call.
-fn set_nodelay(stream: &TcpStream, nodelay: &mut bool) {
+fn set_nodelay(stream: &Stream, nodelay: &mut bool) {
     if *nodelay {
         return;
     }

@@ -18,7 +18,7 @@
 //! let mut config = Config::new("www");
 //! config.port = 0;
 //! let server = Server::bind(config)?;
-//! println!("listening on {}", server.local_addr());
+//! println!("listening on {:?}", server.local_addrs());
 //! let shutdown = server.shutdown_handle(); // call .shutdown() from anywhere
 //! let summary = server.run()?;
 //! println!("{} requests served", summary.requests);
@@ -47,6 +47,7 @@ mod pool;
 mod proxy;
 mod representation;
 mod server;
+mod stream;
 mod tls;
 mod transport;
 mod upgrade;
@@ -54,7 +55,10 @@ mod upgrade;
 pub use crate::access_log::LogFormat;
 pub use crate::auth::Credential;
 pub use crate::compress::CompressLevel;
-pub use crate::config::{Config, ConfigError, MAX_ACCEPTOR_NICE, MAX_WORKERS};
+pub use crate::config::{
+    Bind, Config, ConfigError, DEFAULT_UNIX_SOCKET_MODE, MAX_ACCEPTOR_NICE, MAX_WORKERS,
+};
+pub use crate::listener::ListenAddr;
 pub use crate::policy::HeaderField;
 pub use crate::server::{Error, ReloadHandle, Server, ShutdownHandle, Summary};
 pub use crate::tls::{TlsError, TlsSource};

@@ -1,7 +1,7 @@
 //! The command line: flags → `Config`, logging, signals, exit codes.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread;
@@ -14,8 +14,9 @@ use signal_hook::iterator::Signals;
 use simplelog::{ConfigBuilder, WriteLogger};
 
 use simple_web_server::{
-    CompressLevel, Config, ConfigError, Credential, Error, HeaderField, LogFormat, ReadyNotice,
-    ReloadHandle, Server, ShutdownHandle, TlsSource, UpgradeError, Upgrader,
+    Bind, CompressLevel, Config, ConfigError, Credential, Error, HeaderField, ListenAddr,
+    LogFormat, ReadyNotice, ReloadHandle, Server, ShutdownHandle, TlsSource, UpgradeError,
+    Upgrader,
 };
 
 /// Usage errors (bad flags or values).
@@ -35,13 +36,23 @@ struct Args {
     #[arg(default_value = ".")]
     root: PathBuf,
 
-    /// Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).
-    #[arg(short, long, default_value = "127.0.0.1")]
-    bind: IpAddr,
+    /// Where to listen; repeat for more: an IP address (127.0.0.1, ::1,
+    /// 0.0.0.0, or :: which takes IPv4 too unless an IPv4 address is bound
+    /// beside it), a host name (every address it resolves to), or
+    /// unix:PATH for a Unix socket (behind a reverse proxy on this machine).
+    #[arg(short, long = "bind", value_name = "ADDR", default_value = "127.0.0.1")]
+    binds: Vec<Bind>,
 
-    /// Port to listen on; 0 picks a free port.
+    /// Port to listen on, on every address; 0 picks a free port (the same
+    /// for all).
     #[arg(short, long, default_value_t = 8000)]
     port: u16,
+
+    /// Permissions of the --bind unix: sockets, in octal; connecting needs
+    /// write permission (666: any local user may connect, as to a loopback
+    /// port; 660 with the socket's group; 600 the server's user alone).
+    #[arg(long, value_name = "MODE", default_value = "666", value_parser = parse_mode)]
+    unix_socket_mode: u32,
 
     /// Worker threads [default: number of CPUs].
     #[arg(short, long)]
@@ -202,8 +213,9 @@ impl Args {
     /// one is an error here (clap would show it, password and all).
     fn config(&self) -> Result<Config, ConfigError> {
         let mut config = Config::new(&self.root);
-        config.bind = self.bind;
+        config.binds = self.binds.clone();
         config.port = self.port;
+        config.unix_socket_mode = self.unix_socket_mode;
         if let Some(workers) = self.workers {
             config.workers = workers;
         }
@@ -296,6 +308,11 @@ fn main() -> ExitCode {
     };
     let server = match Server::bind(config) {
         Ok(server) => server,
+        // A --bind name that resolves to nothing is the user's to fix.
+        Err(err @ (Error::Config(_) | Error::Resolve { .. })) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(EXIT_FAILURE);
@@ -325,11 +342,13 @@ fn main() -> ExitCode {
             server.tls_self_signed_names().join(", ")
         );
     }
+    let urls: Vec<String> = (server.local_addrs().iter())
+        .map(|addr| url(server.scheme(), addr))
+        .collect();
     let serving = format!(
-        "Serving {} at {}://{}/ with {workers} workers",
+        "Serving {} at {} with {workers} workers",
         args.root.display(),
-        server.scheme(),
-        server.local_addr()
+        listed(&urls)
     );
     let admin = server.admin_addr();
     let mut pid_file = None;
@@ -416,6 +435,26 @@ fn remove_pid_file(path: &Path) {
     }
 }
 
+/// Where a client reaches a listener: `http://127.0.0.1:8000/`,
+/// `https://[::1]:8443/`, `unix:/run/sws.sock` (`unix:/run/sws.sock
+/// (https)` with TLS).
+fn url(scheme: &str, addr: &ListenAddr) -> String {
+    match addr {
+        ListenAddr::Tcp(addr) => format!("{scheme}://{addr}/"),
+        ListenAddr::Unix(_) if scheme == "https" => format!("{addr} ({scheme})"),
+        ListenAddr::Unix(_) => addr.to_string(),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+    }
+}
+
 /// `1 request`, `2 requests`.
 fn count(n: u64, noun: &str) -> String {
     match n {
@@ -442,6 +481,16 @@ fn parse_size(value: &str) -> Result<u64, String> {
     number
         .checked_mul(1 << shift)
         .ok_or_else(|| "too large".to_owned())
+}
+
+/// `--unix-socket-mode`: octal digits, like `660` or `0660`. The range
+/// (at most 777) is checked with the rest of the configuration.
+fn parse_mode(value: &str) -> Result<u32, String> {
+    let digits = value.strip_prefix("0o").unwrap_or(value);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if !digits.starts_with('+') => Ok(mode),
+        _ => Err("expected an octal mode, like 660 or 0600".into()),
+    }
 }
 
 /// A header value must be visible ASCII and spaces: no CR/LF (no header

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use crate::access_log::{Entry, Logged};
 use crate::conn::Ctx;
 use crate::http::{Head, Payload, Reply, Status};
 use crate::metrics::MethodLabel;
+use crate::stream::Peer;
 use crate::transport::{Transport, Wrote};
 
 /// Bodies up to this size are copied behind the head, into one buffer;
@@ -310,12 +310,12 @@ impl Outgoing {
     /// Counts the response for `/metrics` and writes its access-log line,
     /// with the body bytes sent so far (all of them, unless the connection
     /// failed or timed out).
-    pub fn done(&self, peer: SocketAddr, ctx: &mut Ctx) {
+    pub fn done(&self, peer: Peer, ctx: &mut Ctx) {
         let duration = self.started.elapsed();
         ctx.metrics.response(self.method, self.status, duration);
         if let (Some(log), Some(request)) = (ctx.access_log, &self.request) {
             log.write(&Entry {
-                peer: peer.ip(),
+                peer,
                 clf_date: ctx.clock.clf_date(),
                 iso_date: ctx.clock.iso_date(),
                 request,

@@ -4,7 +4,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -12,7 +11,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig;
 use slab::Slab;
@@ -25,6 +23,7 @@ use crate::files::{FileCache, Root};
 use crate::http::Clock;
 use crate::metrics::{Board, Metrics};
 use crate::policy::Policy;
+use crate::stream::{Peer, Stream};
 use crate::transport::Transport;
 
 /// New connections waiting for one worker; beyond this the acceptor tries
@@ -45,8 +44,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A connection accepted by the acceptor, on its way to a worker.
 pub struct NewConn {
-    pub stream: TcpStream,
-    pub peer: SocketAddr,
+    pub stream: Stream,
+    pub peer: Peer,
     pub accepted: Instant,
     pub load: LoadGuard,
     /// It came to the admin listener: `/health` and `/metrics`, plain HTTP.
@@ -198,11 +197,11 @@ impl Pool {
     /// worker's channel is full.
     pub fn place(
         &self,
-        stream: TcpStream,
-        peer: SocketAddr,
+        stream: Stream,
+        peer: Peer,
         accepted: Instant,
         admin: bool,
-    ) -> Result<usize, (TcpStream, SocketAddr)> {
+    ) -> Result<usize, (Stream, Peer)> {
         // Least loaded first; between equals, one that is awake: it takes
         // the connection on its next round, and nobody pays for a wake-up
         // (a context switch). Counting loads in coarser steps, to prefer

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ use crate::access_log::AccessLog;
 use crate::compress::{CompressLevel, Compressor};
 use crate::config::{Config, ConfigError};
 use crate::files::{CACHE_ENTRIES, Root};
-use crate::listener;
+use crate::listener::{self, ListenAddr, Listener, SocketFile};
 use crate::metrics::Board;
 use crate::policy::Policy;
 use crate::pool::Pool;
@@ -36,7 +36,8 @@ pub struct Server {
     policy: Arc<Policy>,
     tls: Option<Arc<Tls>>,
     access_log: Option<Arc<AccessLog>>,
-    local_addr: SocketAddr,
+    /// Where the public listeners listen, in order.
+    local_addrs: Vec<ListenAddr>,
     admin_addr: Option<SocketAddr>,
     board: Arc<Board>,
     shutdown: ShutdownHandle,
@@ -51,9 +52,9 @@ pub struct ShutdownHandle {
 
 struct ShutdownInner {
     requested: AtomicBool,
-    /// The public listener and the admin one; the acceptor waits in `poll`
-    /// on both.
-    public: Listening,
+    /// The public listeners and the admin one; the acceptor waits in
+    /// `poll` on all of them.
+    public: Vec<Listening>,
     admin: Option<Listening>,
     /// Where a shutdown or an upgrade stands; locked while either moves,
     /// so they never cross.
@@ -80,11 +81,34 @@ struct Stopping {
 
 /// A listening socket, and whether another process keeps it listening.
 struct Listening {
-    socket: TcpListener,
+    socket: Listener,
     /// From systemd (`LISTEN_FDS`), which keeps it after we stop: it must
     /// stay a listening socket. One we bound, or that a previous
     /// generation bound and passed on, is ours to close.
     shared: bool,
+    /// A Unix socket's file, when the socket is ours: removed when we
+    /// stop (not when we hand over).
+    file: Option<SocketFile>,
+}
+
+impl Listening {
+    /// A socket passed by `LISTEN_FDS`.
+    fn passed(passed: listener::Passed) -> Listening {
+        // A Unix socket that a previous generation bound is ours now, and
+        // so is its file.
+        let file = match (&passed.socket, passed.owned) {
+            (Listener::Unix(_), true) => match passed.socket.local_addr() {
+                Ok(ListenAddr::Unix(Some(path))) => SocketFile::of(&path).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        Listening {
+            socket: passed.socket,
+            shared: !passed.owned,
+            file,
+        }
+    }
 }
 
 impl ShutdownHandle {
@@ -203,6 +227,11 @@ impl ShutdownHandle {
             // SAFETY: the descriptor belongs to `listening.socket`, which
             // is alive for the whole call.
             unsafe { libc::shutdown(listening.socket.as_raw_fd(), libc::SHUT_RD) };
+            // Newcomers to a Unix socket find no file from here on (and a
+            // server started next binds it afresh).
+            if let Some(file) = &listening.file {
+                file.remove();
+            }
         }
     }
 
@@ -214,15 +243,11 @@ impl ShutdownHandle {
     }
 
     /// The listeners the acceptor waits on, each with whether it is the
-    /// admin one; the public one first.
-    pub(crate) fn listeners(&self) -> Vec<(&TcpListener, bool)> {
-        self.listening()
-            .map(|listening| {
-                (
-                    &listening.socket,
-                    !std::ptr::eq(listening, &self.inner.public),
-                )
-            })
+    /// admin one; the public ones first.
+    pub(crate) fn listeners(&self) -> Vec<(&Listener, bool)> {
+        let public = self.inner.public.iter().map(|l| (&l.socket, false));
+        public
+            .chain(self.inner.admin.iter().map(|l| (&l.socket, true)))
             .collect()
     }
 
@@ -232,7 +257,7 @@ impl ShutdownHandle {
     }
 
     fn listening(&self) -> impl Iterator<Item = &Listening> {
-        std::iter::once(&self.inner.public).chain(&self.inner.admin)
+        self.inner.public.iter().chain(&self.inner.admin)
     }
 
     /// The listening descriptors, with their `LISTEN_FDNAMES` names and
@@ -241,7 +266,9 @@ impl ShutdownHandle {
     pub(crate) fn listener_fds(&self) -> Vec<(RawFd, &'static str, bool)> {
         let socket =
             |listening: &Listening, name| (listening.socket.as_raw_fd(), name, !listening.shared);
-        let mut fds = vec![socket(&self.inner.public, listener::PUBLIC_NAME)];
+        let mut fds: Vec<_> = (self.inner.public.iter())
+            .map(|public| socket(public, listener::PUBLIC_NAME))
+            .collect();
         if let Some(admin) = &self.inner.admin {
             fds.push(socket(admin, listener::ADMIN_NAME));
         }
@@ -324,7 +351,8 @@ pub struct Summary {
 }
 
 impl Server {
-    /// Checks the configuration, opens the root and binds the listener.
+    /// Checks the configuration, opens the root and binds the listeners
+    /// (resolving host names first).
     pub fn bind(config: Config) -> Result<Server, Error> {
         config.validate().map_err(Error::Config)?;
         let mut root = Root::open(&config).map_err(|source| Error::Root {
@@ -341,16 +369,24 @@ impl Server {
             root = root.with_compression(compressor, config.compress_min_size);
         }
         let inherited = listener::inherited()?;
+        // Passed sockets are served instead of binding any.
+        let addrs = match inherited.public.is_empty() {
+            true => listener::resolve(&config.binds, config.port)?,
+            false => Vec::new(),
+        };
         // Before binding: a bad certificate is the user's to fix, and
         // nothing should listen meanwhile. A self-signed one names the
-        // address clients connect to.
-        let tls_ip = match &inherited.public {
-            Some(passed) => passed.socket.local_addr().map_err(Error::Io)?.ip(),
-            None => config.bind,
+        // addresses clients connect to.
+        let tls_ips: Vec<IpAddr> = match inherited.public.is_empty() {
+            true => addrs.iter().filter_map(tcp_ip).collect(),
+            false => (inherited.public.iter())
+                .filter_map(|passed| passed.socket.local_addr().ok())
+                .filter_map(|addr| tcp_ip(&addr))
+                .collect(),
         };
         let tls = match &config.tls {
             Some(source) => Some(Arc::new(
-                Tls::new(source.clone(), tls_ip).map_err(Error::Tls)?,
+                Tls::new(source.clone(), &tls_ips).map_err(Error::Tls)?,
             )),
             None => None,
         };
@@ -365,42 +401,28 @@ impl Server {
             )),
             false => None,
         };
-        let public = match inherited.public {
-            Some(passed) => Listening {
-                socket: passed.socket,
-                shared: !passed.owned,
-            },
-            None => Listening {
-                socket: listener::bind(config.addr())?,
-                shared: false,
-            },
-        };
-        let admin = match (inherited.admin, config.admin) {
-            (Some(passed), _) => Some(Listening {
-                socket: passed.socket,
-                shared: !passed.owned,
-            }),
-            (None, Some(addr)) => Some(Listening {
-                socket: listener::bind(addr)?,
-                shared: false,
-            }),
-            (None, None) => None,
-        };
-        listener::prepare(&public.socket)?;
-        let local_addr = public.socket.local_addr().map_err(Error::Io)?;
-        let admin_addr = match &admin {
-            Some(admin) => {
-                listener::prepare(&admin.socket)?;
-                Some(admin.socket.local_addr().map_err(Error::Io)?)
-            }
-            None => None,
+        let (public, admin) = listen(inherited, &addrs, &config)?;
+        let local_addrs = (public.iter())
+            .map(|listening| listening.socket.local_addr())
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(Error::Io)?;
+        let admin_addr = match admin.as_ref().map(|a| a.socket.local_addr()) {
+            Some(Ok(ListenAddr::Tcp(addr))) => Some(addr),
+            // An admin socket passed as a Unix one has no URL to show.
+            Some(Ok(ListenAddr::Unix(_))) | None => None,
+            Some(Err(err)) => return Err(Error::Io(err)),
         };
         let policy = Policy::new(&config);
-        if !config.auth.is_empty() && tls.is_none() && !local_addr.ip().is_loopback() {
+        let exposed: Vec<String> = (local_addrs.iter())
+            .filter(|addr| tcp_ip(addr).is_some_and(|ip| !is_local(ip)))
+            .map(ToString::to_string)
+            .collect();
+        if !config.auth.is_empty() && tls.is_none() && !exposed.is_empty() {
             log::warn!(
-                "--auth over plain HTTP on {local_addr}: passwords cross the network \
+                "--auth over plain HTTP on {}: passwords cross the network \
                  readable by anyone on the way; serve HTTPS (--tls-cert, --tls-key) \
-                 or bind a loopback address behind a TLS proxy"
+                 or bind a loopback address or a Unix socket behind a TLS proxy",
+                exposed.join(", ")
             );
         }
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Io)?;
@@ -424,7 +446,7 @@ impl Server {
             policy: Arc::new(policy),
             tls,
             access_log,
-            local_addr,
+            local_addrs,
             admin_addr,
             board,
             shutdown,
@@ -442,9 +464,20 @@ impl Server {
         self.admin_addr
     }
 
-    /// The address the server listens on (with the real port when bound to port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    /// Where the server listens: every public listener, in the order of
+    /// [`Config::binds`] (every address of a host name in turn), or as
+    /// passed by `LISTEN_FDS`; with the real port when bound to port 0.
+    pub fn local_addrs(&self) -> &[ListenAddr] {
+        &self.local_addrs
+    }
+
+    /// The first TCP address the server listens on (with the real port
+    /// when bound to port 0); `None` when it listens on Unix sockets only.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addrs.iter().find_map(|addr| match addr {
+            ListenAddr::Tcp(addr) => Some(*addr),
+            ListenAddr::Unix(_) => None,
+        })
     }
 
     /// `https` when the server speaks TLS, `http` otherwise.
@@ -535,6 +568,74 @@ impl Server {
     }
 }
 
+/// The public listeners and the admin one, passed or bound here (at
+/// `addrs`), and prepared. A failure leaves no socket file behind.
+fn listen(
+    inherited: listener::Inherited,
+    addrs: &[ListenAddr],
+    config: &Config,
+) -> Result<(Vec<Listening>, Option<Listening>), Error> {
+    let public: Vec<Listening> = match inherited.public.is_empty() {
+        false => (inherited.public.into_iter())
+            .map(Listening::passed)
+            .collect(),
+        true => listener::bind_all(addrs, config.unix_socket_mode)?
+            .into_iter()
+            .map(|bound| Listening {
+                socket: bound.socket,
+                shared: false,
+                file: bound.file,
+            })
+            .collect(),
+    };
+    let admin = match (inherited.admin, config.admin) {
+        (Some(passed), _) => Ok(Some(Listening::passed(passed))),
+        (None, Some(addr)) => listener::bind(addr, false).map(|socket| {
+            Some(Listening {
+                socket: Listener::Tcp(socket),
+                shared: false,
+                file: None,
+            })
+        }),
+        (None, None) => Ok(None),
+    };
+    let prepared = admin.and_then(|admin| {
+        for listening in public.iter().chain(&admin) {
+            listener::prepare(&listening.socket)?;
+        }
+        Ok(admin)
+    });
+    match prepared {
+        Ok(admin) => Ok((public, admin)),
+        Err(err) => {
+            for file in public
+                .iter()
+                .filter_map(|listening| listening.file.as_ref())
+            {
+                file.remove();
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The IP address of a TCP listener's address.
+fn tcp_ip(addr: &ListenAddr) -> Option<IpAddr> {
+    match addr {
+        ListenAddr::Tcp(addr) => Some(addr.ip()),
+        ListenAddr::Unix(_) => None,
+    }
+}
+
+/// Whether `ip` is reached only from this machine: a loopback address,
+/// an IPv4-mapped one too.
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => (v6.to_ipv4_mapped()).map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit when it is lower than
 /// `max_connections` needs (with the workers' cached files). Returns the
 /// connection limit the descriptors allow.
@@ -587,8 +688,15 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// A listener could not be bound (a Unix socket's path: also when a
+    /// server answers there, or it is not a socket).
     Bind {
-        addr: SocketAddr,
+        addr: ListenAddr,
+        source: io::Error,
+    },
+    /// A `--bind` host name did not resolve (to any address).
+    Resolve {
+        host: String,
         source: io::Error,
     },
     /// The TLS certificate or key can't be used.
@@ -616,6 +724,9 @@ impl fmt::Display for Error {
                 write!(f, "cannot serve '{}': {source}", path.display())
             }
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Error::Resolve { host, source } => {
+                write!(f, "cannot resolve --bind host '{host}': {source}")
+            }
             Error::Tls(err) => write!(f, "cannot use the TLS certificate: {err}"),
             Error::AccessLog { path, source } => {
                 write!(
@@ -638,6 +749,7 @@ impl std::error::Error for Error {
             Error::Inherited(_) | Error::Start(_) => None,
             Error::Root { source, .. }
             | Error::Bind { source, .. }
+            | Error::Resolve { source, .. }
             | Error::AccessLog { source, .. }
             | Error::Io(source) => Some(source),
         }

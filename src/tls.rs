@@ -29,7 +29,7 @@ pub enum TlsSource {
     /// (PKCS#8, SEC1 or PKCS#1). Read at start-up and on every reload.
     Files { cert: PathBuf, key: PathBuf },
     /// An in-memory certificate for `localhost`, `127.0.0.1`, `::1` and the
-    /// bind address, made at start-up and never written to disk.
+    /// bind addresses, made at start-up and never written to disk.
     SelfSigned,
 }
 
@@ -84,11 +84,11 @@ impl Tls {
     /// Loads (or makes) the certificate and key and builds the shared
     /// configuration: TLS 1.3 and 1.2 with rustls's default AEAD suites,
     /// ALPN `http/1.1`, resumption by tickets and by session ID.
-    pub fn new(source: TlsSource, bind: IpAddr) -> Result<Tls, TlsError> {
+    pub fn new(source: TlsSource, binds: &[IpAddr]) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let (key, names) = match &source {
             TlsSource::Files { cert, key } => (load_pair(cert, key, &provider)?, Vec::new()),
-            TlsSource::SelfSigned => self_signed(bind, &provider)?,
+            TlsSource::SelfSigned => self_signed(binds, &provider)?,
         };
         let fingerprint = fingerprint(&key.cert[0]);
         let current = Arc::new(CurrentCert(RwLock::new(Arc::new(key))));
@@ -199,9 +199,10 @@ fn pem_error(err: pem::Error) -> String {
 }
 
 /// An ECDSA P-256 certificate for local development, for the names a
-/// browser on this machine would use.
+/// browser on this machine would use, and the addresses bound (but the
+/// wildcards, which no client connects to).
 fn self_signed(
-    bind: IpAddr,
+    binds: &[IpAddr],
     provider: &CryptoProvider,
 ) -> Result<(CertifiedKey, Vec<String>), TlsError> {
     let mut names = vec![
@@ -209,9 +210,11 @@ fn self_signed(
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    let bind = bind.to_string();
-    if !names.contains(&bind) && bind != "0.0.0.0" && bind != "::" {
-        names.push(bind);
+    for bind in binds.iter().filter(|ip| !ip.is_unspecified()) {
+        let bind = bind.to_string();
+        if !names.contains(&bind) {
+            names.push(bind);
+        }
     }
     let made = rcgen::generate_simple_self_signed(names.clone()).map_err(TlsError::other)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
@@ -280,7 +283,9 @@ mod tests {
         ];
         for (cert, key, expected) in cases {
             let dir = tempfile::tempdir().unwrap();
-            let err = Tls::new(files(&dir, cert, key), LOCALHOST).err().unwrap();
+            let err = Tls::new(files(&dir, cert, key), &[LOCALHOST])
+                .err()
+                .unwrap();
             assert!(
                 err.to_string().contains(expected),
                 "{err} (expected {expected:?})"
@@ -294,7 +299,7 @@ mod tests {
             cert: PathBuf::from("/nonexistent/cert.pem"),
             key: PathBuf::from("/nonexistent/key.pem"),
         };
-        let err = Tls::new(source, LOCALHOST).err().unwrap().to_string();
+        let err = Tls::new(source, &[LOCALHOST]).err().unwrap().to_string();
         assert!(err.starts_with("/nonexistent/cert.pem: "), "{err}");
     }
 
@@ -302,7 +307,7 @@ mod tests {
     fn reload_swaps_the_pair_or_keeps_it() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = pair();
-        let tls = Tls::new(files(&dir, &cert, &key), LOCALHOST).unwrap();
+        let tls = Tls::new(files(&dir, &cert, &key), &[LOCALHOST]).unwrap();
         let first = current_cert(&tls);
         assert_eq!(tls.fingerprint(), fingerprint(&first));
 
@@ -320,12 +325,17 @@ mod tests {
     }
 
     #[test]
-    fn self_signed_names_the_bind_address_and_has_nothing_to_reload() {
-        let tls = Tls::new(TlsSource::SelfSigned, "192.0.2.7".parse().unwrap()).unwrap();
+    fn self_signed_names_the_bind_addresses_and_has_nothing_to_reload() {
+        let binds = ["192.0.2.7", "192.0.2.8", "0.0.0.0", "::"].map(|ip| ip.parse().unwrap());
+        let tls = Tls::new(TlsSource::SelfSigned, &binds).unwrap();
+        assert_eq!(
+            tls.self_signed_names(),
+            ["localhost", "127.0.0.1", "::1", "192.0.2.7", "192.0.2.8"]
+        );
         let cert = current_cert(&tls);
         let der = cert.as_ref();
         // The IP SANs are stored as raw octets.
-        for ip in [[127, 0, 0, 1], [192, 0, 2, 7]] {
+        for ip in [[127, 0, 0, 1], [192, 0, 2, 7], [192, 0, 2, 8]] {
             assert!(
                 der.windows(4).any(|w| w == ip),
                 "{ip:?} not in the certificate"

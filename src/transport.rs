@@ -17,8 +17,9 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 
-use mio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
+
+use crate::stream::Stream;
 
 /// Most plaintext put into TLS records per file read: three full records,
 /// which stays under rustls's 64 KiB limit on buffered output.
@@ -35,7 +36,7 @@ const TLS_READ_BUDGET: usize = 64 * 1024;
 
 /// A client connection's byte stream.
 pub enum Transport {
-    Plain(TcpStream),
+    Plain(Stream),
     Tls(Box<TlsStream>),
 }
 
@@ -52,7 +53,7 @@ pub enum Wrote {
 
 /// A TLS server connection over a non-blocking socket.
 pub struct TlsStream {
-    sock: TcpStream,
+    sock: Stream,
     tls: ServerConnection,
     mode: Mode,
     /// Our `close_notify` is queued.
@@ -94,7 +95,7 @@ pub fn is_plain_http(err: &io::Error) -> bool {
 }
 
 impl Transport {
-    pub fn plain(sock: TcpStream) -> Transport {
+    pub fn plain(sock: Stream) -> Transport {
         Transport::Plain(sock)
     }
 
@@ -104,7 +105,7 @@ impl Transport {
     /// (session tickets, after the client's Finished) and the first
     /// response are two writes, and Nagle would hold the response until the
     /// client acknowledged the tickets (a delayed ACK: 40 ms on loopback).
-    pub fn tls(sock: TcpStream, config: &Arc<ServerConfig>) -> Result<Transport, rustls::Error> {
+    pub fn tls(sock: Stream, config: &Arc<ServerConfig>) -> Result<Transport, rustls::Error> {
         if let Err(err) = sock.set_nodelay(true) {
             log::debug!("cannot set TCP_NODELAY: {err}");
         }
@@ -143,7 +144,7 @@ impl Transport {
     }
 
     /// The socket, to register with a poll or to set options on.
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub fn socket(&mut self) -> &mut Stream {
         match self {
             Transport::Plain(sock) => sock,
             Transport::Tls(tls) => &mut tls.sock,
@@ -421,7 +422,7 @@ impl TlsStream {
 /// The socket as rustls writes to it: `sendmsg` with `MSG_NOSIGNAL`, as
 /// for plain writes, so a client gone away is an error, never SIGPIPE
 /// (which a program embedding the server might not ignore).
-struct NoSigpipe<'a>(&'a TcpStream);
+struct NoSigpipe<'a>(&'a Stream);
 
 impl Write for NoSigpipe<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -447,7 +448,7 @@ impl Write for NoSigpipe<'_> {
 
 /// The socket as rustls reads it, noting whether a read came back short.
 struct ShortRead<'a> {
-    sock: &'a TcpStream,
+    sock: &'a Stream,
     short: bool,
 }
 
@@ -459,7 +460,7 @@ impl Read for ShortRead<'_> {
     }
 }
 
-fn read_socket(mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+fn read_socket(mut sock: &Stream, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match sock.read(buf) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -468,7 +469,7 @@ fn read_socket(mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-fn peek(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+fn peek(sock: &Stream, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match sock.peek(buf) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -480,7 +481,7 @@ fn peek(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 /// One non-blocking `sendmsg` of up to `N` slices (head and body: 2, or
 /// TLS records: [`MAX_SLICES`]), with `MSG_MORE` when more follows at once,
 /// so the kernel doesn't push a short segment yet.
-fn send<const N: usize>(sock: &TcpStream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
+fn send<const N: usize>(sock: &Stream, slices: &[&[u8]], more: bool) -> io::Result<Wrote> {
     let mut iov = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
@@ -523,12 +524,7 @@ fn send<const N: usize>(sock: &TcpStream, slices: &[&[u8]], more: bool) -> io::R
 /// one segment per call. But a signal, a shrunk file or a read error also
 /// cut a call short, with room left and no wake-up to come: so the socket
 /// is asked whether it really is full.
-fn sendfile_socket(
-    sock: &TcpStream,
-    file: &File,
-    offset: &mut u64,
-    count: u64,
-) -> io::Result<Wrote> {
+fn sendfile_socket(sock: &Stream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
     match sendfile(sock, file, offset, count)? {
         Wrote::Bytes(n) if n < count && !has_room(sock) => Ok(Wrote::Full(n)),
         wrote => Ok(wrote),
@@ -537,7 +533,7 @@ fn sendfile_socket(
 
 /// One `sendfile(2)` of up to `count` bytes from `file` at `offset` to the
 /// socket, advancing `offset`.
-fn sendfile(sock: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
+fn sendfile(sock: &Stream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
     loop {
         let mut off = *offset as libc::off_t;
         // SAFETY: both descriptors are open for the whole call (borrowed from
@@ -566,7 +562,7 @@ fn sendfile(sock: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::
 /// it does not, the kernel's `tcp_poll` marks it as waiting for room
 /// (`SOCK_NOSPACE`), so the edge-triggered poll reports it writable once it
 /// has room. An error counts as room: the next write reports it.
-fn has_room(sock: &TcpStream) -> bool {
+fn has_room(sock: &Stream) -> bool {
     let mut pollfd = libc::pollfd {
         fd: sock.as_raw_fd(),
         events: libc::POLLOUT,

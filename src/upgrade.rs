@@ -38,9 +38,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// take to exit before it is killed.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
-/// The most descriptors passed: the public socket, the admin one, the
+/// The most descriptors passed: the public sockets, the admin one, the
 /// ready channel.
-const MAX_PASSED: usize = 3;
+const MAX_PASSED: usize = listener::MAX_LISTENERS + 2;
 
 /// Starts next generations of a running server (see the module docs).
 /// Cheap to clone; one upgrade runs at a time.

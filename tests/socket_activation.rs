@@ -5,8 +5,10 @@
 mod common;
 
 use common::*;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::io::{AsRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -25,7 +27,7 @@ fn activated_with(fds: &[RawFd], vars: &str, pid: &str, root: &DocRoot) -> Comma
         .arg(format!("LISTEN_PID={pid} {vars} exec \"$0\" \"$@\""))
         .args([BIN, "--workers", "2", "--port", "0"])
         .arg(root.path());
-    let mut sources = [-1; 2];
+    let mut sources = [-1; 3];
     sources[..fds.len()].copy_from_slice(fds);
     let count = fds.len();
     // SAFETY: between fork and exec only fcntl(2) and dup2(2), which are
@@ -36,7 +38,7 @@ fn activated_with(fds: &[RawFd], vars: &str, pid: &str, root: &DocRoot) -> Comma
             // Copies above the targets first (close-on-exec), so no source
             // is overwritten before it is copied; dup2 then clears
             // close-on-exec on each target.
-            let mut copies = [-1; 2];
+            let mut copies = [-1; 3];
             for i in 0..count {
                 copies[i] = libc::fcntl(sources[i], libc::F_DUPFD_CLOEXEC, 3 + count as RawFd);
                 if copies[i] < 0 {
@@ -119,18 +121,26 @@ fn a_descriptor_that_is_not_a_listening_socket_is_one_line_and_exit_1() {
     let connected_to = TcpListener::bind("127.0.0.1:0").unwrap();
     let connected = std::net::TcpStream::connect(connected_to.local_addr().unwrap()).unwrap();
     let cases = [
-        (file.as_raw_fd(), "1", "is not a listening TCP socket"),
-        (connected.as_raw_fd(), "1", "is not a listening TCP socket"),
+        (
+            file.as_raw_fd(),
+            "1",
+            "is not a listening TCP or Unix stream socket",
+        ),
+        (
+            connected.as_raw_fd(),
+            "1",
+            "is not a listening TCP or Unix stream socket",
+        ),
         (
             connected_to.as_raw_fd(),
-            "3",
-            "LISTEN_FDS=3: expected 1 or 2",
+            "34",
+            "LISTEN_FDS=34: expected 1 to 33",
         ),
         // Two announced, one passed: descriptor 4 is not open.
         (
             connected_to.as_raw_fd(),
             "2",
-            "descriptor 4 is not a listening TCP socket",
+            "descriptor 4 is not a listening TCP or Unix stream socket",
         ),
     ];
     for (fd, count, says) in cases {
@@ -170,7 +180,65 @@ fn an_admin_socket_named_in_listen_fdnames_serves_health() {
 }
 
 #[test]
-fn two_public_sockets_or_only_an_admin_one_are_refused() {
+fn several_public_sockets_tcp_and_unix_are_all_served_and_left_listening() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    // As systemd with two ListenStream= lines, one a path.
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let unix = UnixListener::bind(&path).unwrap();
+    let fds = [tcp.as_raw_fd(), unix.as_raw_fd()];
+    let vars = "LISTEN_FDS=2 LISTEN_FDNAMES=web:web";
+    let mut server = Server::start_command(activated_with(&fds, vars, "$$", &root));
+    let listed = format!(
+        "at http://{}/ and unix:{} with",
+        tcp.local_addr().unwrap(),
+        path.display()
+    );
+    assert!(
+        server.serving_line().contains(&listed),
+        "{}",
+        server.serving_line()
+    );
+    assert_eq!(server.get("/a.txt").body_text(), "alpha\n");
+    assert_eq!(unix_get(&path, "/a.txt"), "alpha\n");
+    assert!(
+        server.stderr_lines().iter().any(|l| l.contains(&format!(
+            "the sockets passed by LISTEN_FDS ({}, unix:{})",
+            tcp.local_addr().unwrap(),
+            path.display()
+        ))),
+        "{:?}",
+        server.stderr_lines()
+    );
+    server.assert_exits_0_on_sigint("on inherited TCP and Unix sockets");
+    // systemd's socket file stays, and still takes connections for the
+    // next process.
+    let mut between = UnixStream::connect(&path).expect("the socket still listens");
+    let request = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    between.write_all(request.as_bytes()).unwrap();
+    let _next = Server::start_command(activated_with(&fds, vars, "$$", &root));
+    between.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut answer = String::new();
+    between.read_to_string(&mut answer).unwrap();
+    assert!(answer.ends_with("alpha\n"), "{answer}");
+}
+
+/// One request over a Unix socket, with `Connection: close`; the body.
+fn unix_get(path: &std::path::Path, target: &str) -> String {
+    let mut stream = UnixStream::connect(path).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    body.to_owned()
+}
+
+#[test]
+fn two_admin_sockets_or_only_an_admin_one_are_refused() {
     let root = site();
     let one = TcpListener::bind("127.0.0.1:0").unwrap();
     let two = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -178,10 +246,9 @@ fn two_public_sockets_or_only_an_admin_one_are_refused() {
     let cases = [
         (
             &fds[..],
-            "LISTEN_FDS=2 LISTEN_FDNAMES=web:web",
-            "two public sockets",
+            "LISTEN_FDS=2 LISTEN_FDNAMES=admin:admin",
+            "two sockets named 'admin'",
         ),
-        (&fds[..], "LISTEN_FDS=2", "two public sockets"),
         (
             &fds[..1],
             "LISTEN_FDS=1 LISTEN_FDNAMES=admin",

@@ -209,7 +209,9 @@ pub fn run_cli<S: AsRef<std::ffi::OsStr>>(args: &[S], timeout: Duration) -> CliO
 /// A server process started for one test. Killed on drop if still running.
 pub struct Server {
     child: Child,
-    addr: SocketAddr,
+    /// The first TCP address of the `Serving` line; `None` when it lists
+    /// Unix sockets only.
+    addr: Option<SocketAddr>,
     serving_line: String,
     stdout: Arc<Captured>,
     stderr: Arc<Captured>,
@@ -223,14 +225,42 @@ fn has_flag(args: &[&str], names: &[&str]) -> bool {
     })
 }
 
-/// The address in `Serving <ROOT> at http://<HOST>:<PORT>/ with <N> workers`.
+/// The places listed in `Serving <ROOT> at <URL> with <N> workers`, where
+/// several are `<URL>, <URL> and <URL>`: `http://<HOST>:<PORT>/`,
+/// `https://…/`, `unix:<PATH>` (`unix:<PATH> (https)` with TLS).
+pub fn serving_urls(line: &str) -> Vec<String> {
+    let Some(body) = line.rfind(" with ").map(|end| &line[..end]) else {
+        return Vec::new();
+    };
+    let Some(list) = body.rfind(" at ").map(|at| &body[at + " at ".len()..]) else {
+        return Vec::new();
+    };
+    let (rest, last) = list.rsplit_once(" and ").unwrap_or(("", list));
+    let mut urls: Vec<String> = rest
+        .split(", ")
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    urls.push(last.to_owned());
+    urls
+}
+
+/// The TCP addresses of the `Serving` line's URLs, in order.
+pub fn serving_addrs(line: &str) -> Vec<SocketAddr> {
+    serving_urls(line)
+        .iter()
+        .filter_map(|url| {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"))?;
+            rest.strip_suffix('/')?.parse().ok()
+        })
+        .collect()
+}
+
+/// The first TCP address of the `Serving` line.
 pub fn parse_serving_line(line: &str) -> Option<SocketAddr> {
-    let at = line.rfind(" at http://").map(|i| i + " at http://".len());
-    let at = at.or_else(|| line.rfind(" at https://").map(|i| i + " at https://".len()));
-    let start = at?;
-    let rest = &line[start..];
-    let end = rest.find("/ with ")?;
-    rest[..end].parse().ok()
+    serving_addrs(line).first().copied()
 }
 
 impl Server {
@@ -306,14 +336,12 @@ impl Server {
                 }
             }
         };
-        let addr = match parse_serving_line(&serving_line) {
-            Some(addr) => addr,
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("cannot read the address from {serving_line:?}");
-            }
-        };
+        let addr = parse_serving_line(&serving_line);
+        if addr.is_none() && !serving_line.contains(" at unix:") {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cannot read the address from {serving_line:?}");
+        }
         Server {
             child,
             addr,
@@ -323,8 +351,15 @@ impl Server {
         }
     }
 
+    /// The first TCP address it serves.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+            .unwrap_or_else(|| panic!("no TCP address in the Serving line {:?}", self.serving_line))
+    }
+
+    /// Every TCP address the `Serving` line lists, in order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        serving_addrs(&self.serving_line)
     }
 
     pub fn pid(&self) -> u32 {
@@ -424,7 +459,7 @@ impl Server {
 
     /// A new client connected to this server.
     pub fn client(&self) -> Client {
-        Client::connect(self.addr)
+        Client::connect(self.addr())
     }
 
     /// One GET on a fresh connection.
