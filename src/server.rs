@@ -278,6 +278,16 @@ impl ShutdownHandle {
     pub(crate) fn requested(&self) -> bool {
         self.inner.requested.load(Ordering::SeqCst)
     }
+
+    /// Waits until the stop that was requested has done its work on the
+    /// listeners. It runs on the caller's thread (a signal's), which wakes
+    /// the acceptor before it shuts the listeners and removes their socket
+    /// files: without this, a drain with nothing to finish let the process
+    /// exit first, and a Unix socket's file stayed behind. The stop holds
+    /// the lock throughout.
+    fn wait_stop_done(&self) {
+        drop(self.lock());
+    }
 }
 
 /// Reloads, while the server runs, what can change without a restart: the
@@ -554,6 +564,7 @@ impl Server {
             self.config.acceptor_nice,
         )
         .run();
+        self.shutdown.wait_stop_done();
 
         log::info!("shutting down: no new connections; finishing requests in flight");
         pool.drain();
