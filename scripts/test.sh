@@ -9,13 +9,15 @@
 # tests/admin.rs runs on the server's /metrics; `chromium` and Node.js, and
 # playwright-core in tests/browser/node_modules (`npm ci`, pinned in its
 # package-lock.json), which tests/browser.rs uses to load a listing in a
-# real browser. A test that needs a tool that is missing fails and names
+# real browser; `curl`, which tests/bind.rs sends through a Unix socket
+# (`--unix-socket`). A test that needs a tool that is missing fails and names
 # this script; it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || missing+=(chromium fonts-liberation)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
 
 /// Runs with `args` followed by a valid root; expects a usage error.
 fn usage_error(args: &[&str]) -> CliOutput {
@@ -142,7 +143,14 @@ fn version_prints_name_and_version() {
 fn help_exits_0_and_lists_flags() {
     let out = run_cli(&["--help"], CLI_TIMEOUT);
     assert_eq!(out.code(), Some(0), "{out:?}");
-    for flag in ["--port", "--bind", "--workers", "--shutdown-timeout"] {
+    for flag in [
+        "--port",
+        "--bind",
+        "unix:PATH",
+        "--unix-socket-mode",
+        "--workers",
+        "--shutdown-timeout",
+    ] {
         assert!(out.stdout.contains(flag), "--help lacks {flag}: {out:?}");
     }
 }
@@ -194,6 +202,60 @@ fn bind_ipv6_loopback() {
     let resp = server.get("/a.txt");
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.body, b"over six");
+}
+
+#[test]
+fn bad_bind_and_unix_socket_mode_values_are_one_line_usage_errors() {
+    let cases = [
+        (
+            &["-b", "unix:"][..],
+            "invalid value 'unix:' for '--bind <ADDR>'",
+        ),
+        (
+            &["-b", "127.0.0.1:8000"],
+            "'--bind <ADDR>': expected an IP address",
+        ),
+        (
+            &["-b", "no such host"],
+            "'--bind <ADDR>': expected an IP address",
+        ),
+        (
+            &["--unix-socket-mode", "rw"],
+            "invalid value 'rw' for '--unix-socket-mode <MODE>'",
+        ),
+        (
+            &["--unix-socket-mode", "1777"],
+            "invalid --unix-socket-mode value '1777': expected an octal mode",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut full = vec!["--port", "0"];
+        full.extend_from_slice(args);
+        let out = usage_error(&full);
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{args:?}: {out:?}");
+        assert!(lines[0].contains(says), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn a_bind_name_that_does_not_resolve_is_a_one_line_usage_error() {
+    let root = DocRoot::new();
+    // `.invalid` never resolves (RFC 2606); one short try of the resolver
+    // (glibc's RES_OPTIONS) bounds the wait where no DNS answers at all.
+    let out = Command::new(BIN)
+        .args(["-b", "127.0.0.1", "-b", "nosuch.invalid", "--port", "0"])
+        .arg(root.path())
+        .env("RES_OPTIONS", "timeout:1 attempts:1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot resolve --bind host 'nosuch.invalid': "),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -143,3 +143,36 @@ fn the_header_comes_before_the_tls_handshake() {
     assert_eq!(got, b"HTTP/1.1 200");
     assert!(logged(&https.server, "/a.txt?tls").starts_with("203.0.113.5 - - ["));
 }
+
+#[test]
+fn a_unix_socket_takes_headers_too_and_logs_unix_without_an_address() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let bind = format!("unix:{}", path.display());
+    let server = Server::start(root.path(), &["--proxy-protocol", "-b", &bind]);
+    let ask = |header: &[u8], target: &str| {
+        let request = raw_request("GET", target, &[("Connection", "close")]);
+        unix_exchange(&path, &[header, request.as_bytes()].concat())
+    };
+    // HAProxy in front, on the same machine: the client it names.
+    let answer = ask(b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n", "/a.txt?v1");
+    assert!(answer.starts_with(b"HTTP/1.1 200 "));
+    assert!(logged(&server, "/a.txt?v1").starts_with("192.0.2.1 - - ["));
+    // No address to name (UNKNOWN, a LOCAL health check): the socket's own
+    // client, which has none.
+    ask(b"PROXY UNKNOWN\r\n", "/a.txt?unknown");
+    assert!(logged(&server, "/a.txt?unknown").starts_with("unix - - ["));
+    ask(&v2(0, 0x00, &[]), "/a.txt?local");
+    assert!(logged(&server, "/a.txt?local").starts_with("unix - - ["));
+    // Without a header: closed (reset, as the request is left unread), no
+    // answer.
+    let mut stream = unix_connect(&path);
+    stream.write_all(get_request("/a.txt").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    match std::io::Read::read_to_end(&mut stream, &mut answer) {
+        Ok(_) => {}
+        Err(err) => assert!(is_closed_error(&err), "{err}"),
+    }
+    assert_eq!(answer, b"");
+}

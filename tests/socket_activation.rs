@@ -8,7 +8,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::io::{AsRawFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -201,7 +201,7 @@ fn several_public_sockets_tcp_and_unix_are_all_served_and_left_listening() {
         server.serving_line()
     );
     assert_eq!(server.get("/a.txt").body_text(), "alpha\n");
-    assert_eq!(unix_get(&path, "/a.txt"), "alpha\n");
+    assert_eq!(unix_get(&path, "/a.txt"), (200, b"alpha\n".to_vec()));
     assert!(
         server.stderr_lines().iter().any(|l| l.contains(&format!(
             "the sockets passed by LISTEN_FDS ({}, unix:{})",
@@ -214,27 +214,13 @@ fn several_public_sockets_tcp_and_unix_are_all_served_and_left_listening() {
     server.assert_exits_0_on_sigint("on inherited TCP and Unix sockets");
     // systemd's socket file stays, and still takes connections for the
     // next process.
-    let mut between = UnixStream::connect(&path).expect("the socket still listens");
-    let request = "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut between = unix_connect(&path);
+    let request = raw_request("GET", "/a.txt", &[("Connection", "close")]);
     between.write_all(request.as_bytes()).unwrap();
     let _next = Server::start_command(activated_with(&fds, vars, "$$", &root));
-    between.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut answer = String::new();
-    between.read_to_string(&mut answer).unwrap();
-    assert!(answer.ends_with("alpha\n"), "{answer}");
-}
-
-/// One request over a Unix socket, with `Connection: close`; the body.
-fn unix_get(path: &std::path::Path, target: &str) -> String {
-    let mut stream = UnixStream::connect(path).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-    body.to_owned()
+    let mut answer = Vec::new();
+    between.read_to_end(&mut answer).unwrap();
+    assert!(answer.ends_with(b"alpha\n"), "{answer:?}");
 }
 
 #[test]

@@ -520,3 +520,32 @@ fn connection_close_gets_the_response_then_close_notify() {
     let n = client.read_some(&mut buf).expect("a clean TLS close");
     assert_eq!(n, 0);
 }
+
+#[test]
+fn https_over_a_unix_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let bind = format!("unix:{}", path.display());
+    let https = Https::start(&["-b", "127.0.0.1", "-b", &bind]);
+    assert!(
+        https
+            .server
+            .serving_line()
+            .contains(&format!(" and unix:{} (https) with ", path.display())),
+        "{}",
+        https.server.serving_line()
+    );
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(https.ca.client(&["http/1.1"]), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, unix_connect(&path));
+    let request = raw_request("GET", "/a.txt", &[("Connection", "close")]);
+    std::io::Write::write_all(&mut tls, request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    std::io::Read::read_to_end(&mut tls, &mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200 "), "{answer:?}");
+    assert!(answer.ends_with(b"\r\n\r\nalpha\n"), "{answer:?}");
+    assert_eq!(tls.conn.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+    // Plain HTTP on it gets the same answer as on the TCP port.
+    let plain = unix_exchange(&path, raw_request("GET", "/", &[]).as_bytes());
+    assert!(plain.starts_with(b"HTTP/1.1 400 "), "{plain:?}");
+}

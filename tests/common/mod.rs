@@ -9,6 +9,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -915,6 +916,50 @@ pub fn wait_connect_refused(addr: SocketAddr, timeout: Duration) -> bool {
     poll_until(timeout, || {
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
     })
+}
+
+// ---------------------------------------------------------------------------
+// Unix sockets (`--bind unix:PATH`)
+// ---------------------------------------------------------------------------
+
+/// A connection to the Unix socket at `path`, with [`IO_TIMEOUT`]s.
+pub fn unix_connect(path: &Path) -> UnixStream {
+    let stream = UnixStream::connect(path)
+        .unwrap_or_else(|e| panic!("connect to unix:{}: {e}", path.display()));
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Sends `bytes` on a new connection to the Unix socket at `path` and
+/// reads until the server closes it.
+pub fn unix_exchange(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = unix_connect(path);
+    stream.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    answer
+}
+
+/// `GET target` with `Connection: close` over the Unix socket at `path`:
+/// the status and the body.
+pub fn unix_get(path: &Path, target: &str) -> (u16, Vec<u8>) {
+    let request = raw_request("GET", target, &[("Connection", "close")]);
+    let answer = unix_exchange(path, request.as_bytes());
+    let at = find(&answer, b"\r\n\r\n").expect("a complete head");
+    let head = String::from_utf8_lossy(&answer[..at]);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, answer[at + 4..].to_vec())
+}
+
+/// The permission bits of the file at `path`.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,513 @@
+//! Where the server listens (`--bind`, repeatable): several addresses on
+//! one port, host names, an IPv6 socket that takes IPv4 too, and Unix
+//! sockets (`--bind unix:PATH`, `--unix-socket-mode`) behind a local proxy.
+//! Every test binds loopback addresses only; dual-stack is tried on the
+//! IPv4-mapped loopback address (`::ffff:127.0.0.1`), which an IPv6 socket
+//! can bind only when it takes IPv4 connections.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+const LOG_WAIT: Duration = Duration::from_secs(5);
+
+fn site() -> DocRoot {
+    let root = DocRoot::new();
+    root.file("a.txt", "alpha\n");
+    root
+}
+
+/// Whether this machine has an IPv6 loopback address; the tests that
+/// need one skip without it, as tests/cli.rs does.
+fn ipv6_loopback() -> bool {
+    match std::net::TcpListener::bind("[::1]:0") {
+        Ok(_) => true,
+        Err(err) => {
+            eprintln!("skipping: no IPv6 loopback here ({err})");
+            false
+        }
+    }
+}
+
+/// The access-log line for `target`, waited for.
+fn logged(server: &Server, target: &str) -> String {
+    let needle = format!("\"GET {target} HTTP/1.1\"");
+    server
+        .wait_stdout_line(LOG_WAIT, |l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no line for {target}: {:?}", server.stdout_lines()))
+}
+
+#[test]
+fn two_addresses_answer_on_one_port_and_the_start_line_lists_both() {
+    if !ipv6_loopback() {
+        return;
+    }
+    let root = site();
+    let server = Server::start(root.path(), &["-b", "127.0.0.1", "-b", "::1"]);
+    let addrs = server.addrs();
+    assert_eq!(addrs.len(), 2, "{}", server.serving_line());
+    let port = addrs[0].port();
+    assert_eq!(
+        addrs,
+        [
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            format!("[::1]:{port}").parse().unwrap()
+        ]
+    );
+    assert!(
+        server.serving_line().contains(&format!(
+            " at http://127.0.0.1:{port}/ and http://[::1]:{port}/ with 2 workers"
+        )),
+        "{}",
+        server.serving_line()
+    );
+    for (addr, target) in addrs.iter().zip(["/a.txt?v4", "/a.txt?v6"]) {
+        let resp = Client::connect(*addr).get(target);
+        assert_eq!(resp.body_text(), "alpha\n", "{addr}");
+    }
+    assert!(logged(&server, "/a.txt?v4").starts_with("127.0.0.1 - - ["));
+    assert!(logged(&server, "/a.txt?v6").starts_with("::1 - - ["));
+}
+
+#[test]
+fn a_host_name_binds_every_address_it_resolves_to() {
+    let root = site();
+    let server = Server::start(root.path(), &["-b", "localhost"]);
+    let addrs = server.addrs();
+    let port = addrs[0].port();
+    let resolved: BTreeSet<SocketAddr> = ("localhost", port).to_socket_addrs().unwrap().collect();
+    let listed: BTreeSet<SocketAddr> = addrs.iter().copied().collect();
+    assert_eq!(listed, resolved, "{}", server.serving_line());
+    assert_eq!(listed.len(), addrs.len(), "each address once");
+    for addr in addrs {
+        assert_eq!(Client::connect(addr).get("/a.txt").status, 200, "{addr}");
+    }
+}
+
+#[test]
+fn an_ipv6_socket_takes_ipv4_clients_too() {
+    let root = site();
+    let server = Server::start(root.path(), &["-b", "::ffff:127.0.0.1"]);
+    let port = server.addr().port();
+    assert!(
+        server
+            .serving_line()
+            .contains(&format!(" at http://[::ffff:127.0.0.1]:{port}/ ")),
+        "{}",
+        server.serving_line()
+    );
+    // A plain IPv4 client, on an IPv6 socket: it exists only because the
+    // socket is not IPv6-only.
+    let resp = Client::connect(SocketAddr::from(([127, 0, 0, 1], port))).get("/a.txt?mapped");
+    assert_eq!(resp.body_text(), "alpha\n");
+    // The log names the client as the IPv4 address it is.
+    assert!(logged(&server, "/a.txt?mapped").starts_with("127.0.0.1 - - ["));
+}
+
+#[test]
+fn a_unix_socket_serves_curl_and_a_raw_client_and_logs_unix() {
+    let root = site();
+    let big = pseudo_random(3 * 1024 * 1024 + 17, 11);
+    root.file("big.bin", &big);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let bind = format!("unix:{}", path.display());
+    let server = Server::start(root.path(), &["-b", "127.0.0.1", "-b", &bind]);
+    let port = server.addr().port();
+    assert!(
+        server.serving_line().contains(&format!(
+            " at http://127.0.0.1:{port}/ and unix:{} with 2 workers",
+            path.display()
+        )),
+        "{}",
+        server.serving_line()
+    );
+    // Any local user may connect by default, as to a loopback port.
+    assert_eq!(mode(&path), 0o666);
+
+    let out = curl(&path, &["http://localhost/a.txt?curl"]);
+    assert_eq!(out, b"alpha\n");
+    assert!(logged(&server, "/a.txt?curl").starts_with("unix - - ["));
+    // A large file goes out by sendfile, in pieces, as over TCP.
+    assert!(curl(&path, &["http://localhost/big.bin"]) == big);
+
+    // Keep-alive: two requests on one connection, then a clean close.
+    let mut client = RawClient::new(unix_connect(&path));
+    for target in ["/a.txt?raw1", "/a.txt?raw2"] {
+        let answer = client.get(target, false).unwrap();
+        assert_eq!(
+            (answer.status, answer.body.as_slice()),
+            (200, &b"alpha\n"[..])
+        );
+        assert!(!answer.close);
+    }
+    let answer = client.get("/a.txt?raw3", true).unwrap();
+    assert!(answer.close);
+    assert!(client.at_end());
+    assert!(logged(&server, "/a.txt?raw2").starts_with("unix - - ["));
+}
+
+#[test]
+fn unix_socket_mode_sets_the_permissions() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    for (mode_arg, expected) in [("600", 0o600), ("0660", 0o660), ("777", 0o777)] {
+        let path = dir.path().join(format!("{mode_arg}.sock"));
+        let bind = format!("unix:{}", path.display());
+        let mut server = Server::start(root.path(), &["-b", &bind, "--unix-socket-mode", mode_arg]);
+        assert_eq!(mode(&path), expected, "--unix-socket-mode {mode_arg}");
+        assert_eq!(unix_get(&path, "/a.txt").0, 200);
+        server.assert_exits_0_on_sigint("with a Unix socket");
+    }
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    // A server that died without cleaning up: the file, and nobody on it.
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(UnixStream::connect(&path).is_err());
+    let bind = format!("unix:{}", path.display());
+    let server = Server::start(root.path(), &["-b", &bind]);
+    assert_eq!(unix_get(&path, "/a.txt"), (200, b"alpha\n".to_vec()));
+    assert_eq!(server.stderr_count("removing a stale socket file"), 1);
+}
+
+#[test]
+fn a_live_socket_or_another_file_at_the_path_is_refused() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.sock");
+    let _listening = UnixListener::bind(&live).unwrap();
+    let file = dir.path().join("notes.txt");
+    fs::write(&file, "keep me\n").unwrap();
+    let cases = [
+        (&live, "a server is listening there"),
+        (&file, "the path exists and is not a socket"),
+    ];
+    for (path, says) in cases {
+        let bind = format!("unix:{}", path.display());
+        let args = ["-b", &bind, "--port", "0", root.path().to_str().unwrap()];
+        let out = run_cli(&args, CLI_TIMEOUT);
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        let lines = out.stderr_lines();
+        assert_eq!(lines.len(), 1, "{out:?}");
+        assert_eq!(
+            lines[0],
+            format!("error: cannot listen on unix:{}: {says}", path.display())
+        );
+    }
+    // Neither was touched.
+    assert!(UnixStream::connect(&live).is_ok());
+    assert_eq!(fs::read_to_string(&file).unwrap(), "keep me\n");
+}
+
+#[test]
+fn a_failed_start_leaves_no_socket_file() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let bind = format!("unix:{}", path.display());
+    // The Unix socket binds first, then the TCP port is taken.
+    let args = ["-b", &bind, "-b", "127.0.0.1", "--port", &port];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(root.path().to_str().unwrap());
+    let out = run_cli(&args, CLI_TIMEOUT);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{out:?}"
+    );
+    assert!(!path.exists(), "the socket file was left behind");
+}
+
+#[test]
+fn the_socket_file_is_removed_at_shutdown() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let bind = format!("unix:{}", path.display());
+    let mut server = Server::start(root.path(), &["-b", &bind, "-b", "127.0.0.1"]);
+    assert_eq!(unix_get(&path, "/a.txt").0, 200);
+    server.assert_exits_0_on_sigint("with a Unix socket");
+    assert!(!path.exists(), "the socket file outlived the server");
+}
+
+/// The PID in `pid_file`, once it names a process other than `old`.
+fn wait_new_pid(pid_file: &Path, old: u32) -> u32 {
+    let mut pid = None;
+    let changed = poll_until(Duration::from_secs(20), || {
+        pid = fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&p| p != old);
+        pid.is_some()
+    });
+    assert!(changed, "the PID file still names {old}");
+    pid.unwrap()
+}
+
+/// A process this test started indirectly (a new generation): killed on
+/// drop if still there.
+struct Generation(u32);
+
+impl Generation {
+    fn running(&self) -> bool {
+        fs::read_to_string(format!("/proc/{}/stat", self.0))
+            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        if self.running() {
+            // SAFETY: kill(2) has no memory-safety preconditions; the PID
+            // is a process this test started (checked running just before).
+            unsafe { libc::kill(self.0 as libc::pid_t, sig) };
+        }
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
+}
+
+/// What the looping clients saw.
+#[derive(Default)]
+struct Tally {
+    answered: AtomicU64,
+    failures: Mutex<Vec<String>>,
+}
+
+/// Asks for `/a.txt` over and over on keep-alive connections that
+/// `connect` opens, reconnecting after `Connection: close`, until `stop`.
+/// Anything else (an error, a wrong answer, a refused connection) is a
+/// failure.
+fn keep_asking<S: Read + Write>(
+    connect: impl Fn() -> io::Result<S>,
+    stop: &AtomicBool,
+    tally: &Tally,
+) {
+    let fail = |what: String| tally.failures.lock().unwrap().push(what);
+    let mut client = None;
+    while !stop.load(Ordering::SeqCst) {
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match connect() {
+                Ok(stream) => client.insert(RawClient::new(stream)),
+                Err(err) => return fail(format!("connect: {err}")),
+            },
+        };
+        match c.get("/a.txt", false) {
+            Ok(answer) if answer.status == 200 && answer.body == b"alpha\n" => {
+                tally.answered.fetch_add(1, Ordering::Relaxed);
+                if answer.close {
+                    client = None;
+                }
+            }
+            Ok(answer) => return fail(format!("status {}", answer.status)),
+            Err(err) => return fail(format!("request: {err}")),
+        }
+    }
+}
+
+#[test]
+fn an_upgrade_keeps_every_listener_and_fails_no_request() {
+    if !ipv6_loopback() {
+        return;
+    }
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sws.sock");
+    let pid_file = dir.path().join("server.pid");
+    let bind = format!("unix:{}", path.display());
+    let args = [
+        "-b",
+        "127.0.0.1",
+        "-b",
+        "::1",
+        "-b",
+        &bind,
+        "-q",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+    ];
+    let mut server = Server::start(root.path(), &args);
+    let old = server.pid();
+    let (v4, v6) = (server.addrs()[0], server.addrs()[1]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let mut loopers = Vec::new();
+    for _ in 0..4 {
+        for addr in [v4, v6] {
+            let (stop, tally) = (stop.clone(), tally.clone());
+            loopers.push(thread::spawn(move || {
+                let connect = || {
+                    let stream = TcpStream::connect(addr)?;
+                    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+                    Ok(stream)
+                };
+                keep_asking(connect, &stop, &tally)
+            }));
+        }
+        let (stop, tally, path) = (stop.clone(), tally.clone(), path.clone());
+        loopers.push(thread::spawn(move || {
+            let connect = || {
+                let stream = UnixStream::connect(&path)?;
+                stream.set_read_timeout(Some(IO_TIMEOUT))?;
+                Ok(stream)
+            };
+            keep_asking(connect, &stop, &tally)
+        }));
+    }
+    assert!(poll_until(Duration::from_secs(20), || {
+        tally.answered.load(Ordering::Relaxed) >= 300
+    }));
+
+    server.send_signal(libc::SIGUSR2);
+    let new = Generation(wait_new_pid(&pid_file, old));
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .expect("the old generation exits after its drain");
+    assert_eq!(status.code(), Some(0), "{:?}", server.stderr_lines());
+    // The old generation left the socket file to the new one.
+    assert!(path.exists(), "the hand-over removed the socket file");
+    assert!(server.stderr_lines().iter().any(|l| l.contains(&format!(
+        "the sockets passed by LISTEN_FDS ({v4}, {v6}, unix:{})",
+        path.display()
+    ))));
+
+    // The clients go on, answered by the new generation alone.
+    let before = tally.answered.load(Ordering::Relaxed);
+    assert!(poll_until(Duration::from_secs(20), || {
+        tally.answered.load(Ordering::Relaxed) >= before + 300
+    }));
+    stop.store(true, Ordering::SeqCst);
+    for looper in loopers {
+        looper.join().unwrap();
+    }
+    let failures = tally.failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    // The new generation owns the socket file now: it goes when it stops.
+    assert_eq!(unix_get(&path, "/a.txt").0, 200);
+    new.signal(libc::SIGTERM);
+    assert!(poll_until(Duration::from_secs(10), || !new.running()));
+    assert!(!path.exists(), "the new generation left the socket file");
+}
+
+/// Runs `curl` on the Unix socket at `path`; its output.
+fn curl(path: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--max-time",
+            "10",
+            "--unix-socket",
+        ])
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl ({e}); scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// One response, as [`RawClient`] read it.
+struct Answer {
+    status: u16,
+    /// It said `Connection: close`.
+    close: bool,
+    body: Vec<u8>,
+}
+
+/// A small HTTP/1.1 client over any byte stream (a Unix socket, where the
+/// common `Client` speaks TCP), for keep-alive exchanges.
+struct RawClient<S: Read + Write> {
+    reader: BufReader<S>,
+}
+
+impl<S: Read + Write> RawClient<S> {
+    fn new(stream: S) -> RawClient<S> {
+        RawClient {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// `GET target`, with `Connection: close` if `close`, and its response
+    /// (framed by `Content-Length`, which every answer here has).
+    fn get(&mut self, target: &str, close: bool) -> io::Result<Answer> {
+        let request = match close {
+            true => raw_request("GET", target, &[("Connection", "close")]),
+            false => get_request(target),
+        };
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {
+                break;
+            }
+            lines.push(line);
+        }
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("{lines:?}"));
+        let status = (lines.first().and_then(|l| l.split(' ').nth(1)))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(bad)?;
+        let field = |name: &str| {
+            lines.iter().skip(1).find_map(|line| {
+                let (n, v) = line.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+        };
+        let length: usize = field("Content-Length")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(bad)?;
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        let close = field("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        Ok(Answer {
+            status,
+            close,
+            body,
+        })
+    }
+
+    /// The server closed the connection (after everything was read).
+    fn at_end(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0))
+    }
+}
