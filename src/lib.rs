@@ -47,6 +47,7 @@ mod pool;
 mod proxy;
 mod representation;
 mod server;
+mod sys;
 mod tls;
 mod transport;
 mod upgrade;

@@ -9,13 +9,16 @@ use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::server::Error;
+use crate::sys;
 
 /// Connections the kernel queues for us while the acceptor is busy or paused.
 const BACKLOG: libc::c_int = 4096;
 /// How long the kernel holds a silent new connection before handing it to
 /// the acceptor anyway (see [`defer_accept`]).
+#[cfg(target_os = "linux")]
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
 /// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
+#[cfg(target_os = "linux")]
 const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FDS_START: RawFd = 3;
@@ -176,11 +179,7 @@ fn take(fd: RawFd) -> Result<TcpListener, Error> {
     };
     let listening_tcp = is(libc::SOL_SOCKET, libc::SO_ACCEPTCONN, &[1])
         && is(libc::SOL_SOCKET, libc::SO_TYPE, &[libc::SOCK_STREAM])
-        && is(
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            &[libc::AF_INET, libc::AF_INET6],
-        );
+        && matches!(sys::socket_family(fd), Some(libc::AF_INET | libc::AF_INET6));
     if !listening_tcp {
         return Err(Error::Inherited(format!(
             "LISTEN_FDS: descriptor {fd} is not a listening TCP socket"
@@ -207,7 +206,9 @@ fn take(fd: RawFd) -> Result<TcpListener, Error> {
 /// before the request is there: the worker's read finds nothing, the
 /// connection joins the poll, and the worker sleeps and is woken once more.
 /// With it, the request is waiting when the worker first reads. Best effort:
-/// without it the server is only slower.
+/// without it the server is only slower. Linux only (FreeBSD's nearest is
+/// an accept filter, a kernel module).
+#[cfg(target_os = "linux")]
 fn defer_accept(listener: &TcpListener) {
     set_tcp_option(
         listener,
@@ -233,6 +234,8 @@ fn defer_accept(listener: &TcpListener) {
 /// 125–172 with. 16, 128 and 256 KiB measured no better. On a real network
 /// only unsent data counts, not data in flight, so a connection still fills
 /// its congestion window. Best effort: without it the server is only slower.
+/// Linux only here (macOS has the option, but `libc` does not name it).
+#[cfg(target_os = "linux")]
 fn notsent_lowat(listener: &TcpListener) {
     set_tcp_option(
         listener,
@@ -242,7 +245,14 @@ fn notsent_lowat(listener: &TcpListener) {
     );
 }
 
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_listener: &TcpListener) {}
+
+#[cfg(not(target_os = "linux"))]
+fn notsent_lowat(_listener: &TcpListener) {}
+
 /// Sets a TCP option on the listener; a failure is logged at debug level.
+#[cfg(target_os = "linux")]
 fn set_tcp_option(listener: &TcpListener, option: libc::c_int, value: libc::c_int, name: &str) {
     // SAFETY: setsockopt on the listener's own open descriptor, with a
     // pointer to a c_int and its exact size.
