@@ -117,6 +117,7 @@ pub fn socket_family(fd: RawFd) -> Option<libc::c_int> {
 /// One `sendfile` of up to `count` bytes of `file` from `offset` to the
 /// socket `sock`: the bytes sent, 0 when the file ends before `offset`
 /// (it shrank), or the error (`WouldBlock` when the socket is full).
+/// `count` is never 0: to the BSDs that means "to the end of the file".
 #[cfg(target_os = "linux")]
 pub fn sendfile(sock: RawFd, file: &File, offset: u64, count: u64) -> io::Result<u64> {
     let mut off = offset as libc::off_t;

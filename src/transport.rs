@@ -540,6 +540,7 @@ fn sendfile_socket(
 /// One `sendfile(2)` of up to `count` bytes from `file` at `offset` to the
 /// socket, advancing `offset`.
 fn sendfile(sock: &TcpStream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
+    debug_assert!(count > 0, "a sendfile of nothing");
     loop {
         match sys::sendfile(sock.as_raw_fd(), file, *offset, count) {
             Ok(0) => {
