@@ -4,8 +4,7 @@
 use std::io;
 use std::marker::PhantomData;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::OwnedFd;
-use std::os::unix::io::{AsRawFd, FromRawFd};
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use crate::listener::Listener;
 use crate::pool::Pool;
 use crate::server::ShutdownHandle;
 use crate::stream::{Peer, Stream};
+use crate::sys::{self, ThreadNice};
 
 /// How long the acceptor pauses when it can't place a connection: the
 /// connection limit reached, or every worker's channel full.
@@ -266,7 +266,7 @@ struct Accepted {
 /// but it waited behind the client for the client's time slice: `ab` busy
 /// 95%) and nice 5 (97%).
 struct NicerThread {
-    tid: libc::id_t,
+    thread: ThreadNice,
     /// The nice value to restore; `None` when it was left alone.
     previous: Option<libc::c_int>,
     /// A priority belongs to a thread: keep the guard on it (not `Send`).
@@ -275,16 +275,15 @@ struct NicerThread {
 
 impl NicerThread {
     fn enter(steps: u8) -> NicerThread {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() } as libc::id_t;
+        let thread = ThreadNice::current();
         let previous = match steps {
             0 => None,
-            _ => lower_priority(tid, steps)
+            _ => lower_priority(&thread, steps)
                 .map_err(|err| log::debug!("cannot lower the acceptor's priority: {err}"))
                 .ok(),
         };
         NicerThread {
-            tid,
+            thread,
             previous,
             _thread: PhantomData,
         }
@@ -293,15 +292,10 @@ impl NicerThread {
 
 impl Drop for NicerThread {
     fn drop(&mut self) {
-        if let Some(nice) = self.previous {
-            // SAFETY: setpriority on our own thread id has no memory-safety
-            // preconditions.
-            if unsafe { libc::setpriority(libc::PRIO_PROCESS, self.tid, nice) } != 0 {
-                log::debug!(
-                    "cannot restore the thread's priority after serving: {}",
-                    io::Error::last_os_error()
-                );
-            }
+        if let Some(nice) = self.previous
+            && let Err(err) = self.thread.set(nice)
+        {
+            log::debug!("cannot restore the thread's priority after serving: {err}");
         }
     }
 }
@@ -309,31 +303,17 @@ impl Drop for NicerThread {
 /// Makes the calling thread `steps` nice steps nicer, for good (a
 /// background thread); a failure is logged at debug level.
 pub fn lower_thread_priority(steps: u8) {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() } as libc::id_t;
-    if let Err(err) = lower_priority(tid, steps) {
+    if let Err(err) = lower_priority(&ThreadNice::current(), steps) {
         log::debug!("cannot lower a thread's priority: {err}");
     }
 }
 
-/// Makes thread `tid` `steps` nice steps nicer (at most 19); returns the
-/// nice value it had.
-fn lower_priority(tid: libc::id_t, steps: u8) -> io::Result<libc::c_int> {
-    // getpriority may return -1 as a value: errno tells an error apart.
-    // SAFETY: errno is thread-local; getpriority/setpriority on a thread id
-    // have no memory-safety preconditions.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-        if nice == -1 && *libc::__errno_location() != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let nicer = (nice + libc::c_int::from(steps)).min(19);
-        if libc::setpriority(libc::PRIO_PROCESS, tid, nicer) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(nice)
-    }
+/// Makes `thread` `steps` nice steps nicer (at most 19); returns the nice
+/// value it had.
+fn lower_priority(thread: &ThreadNice, steps: u8) -> io::Result<libc::c_int> {
+    let nice = thread.get()?;
+    thread.set((nice + libc::c_int::from(steps)).min(19))?;
+    Ok(nice)
 }
 
 /// What [`wait_readable`] waits on: `wake`, then each listener, in order.
@@ -368,30 +348,13 @@ fn wait_readable(pollfds: &mut [libc::pollfd], ready: &mut [bool]) -> io::Result
     Ok(())
 }
 
-/// Takes the next queued connection, if any: one `accept4(2)` that also
-/// makes the new socket non-blocking and close-on-exec (std's `accept` would
-/// need another system call for the first). The listener is non-blocking:
-/// `WouldBlock` says the queue is empty.
+/// Takes the next queued connection, if any, non-blocking and
+/// close-on-exec: one `accept4(2)` on Linux (std's `accept` would need
+/// another system call for the first; see [`sys::accept`]). The listener
+/// is non-blocking: `WouldBlock` says the queue is empty.
 fn accept(listener: &Listener) -> io::Result<(Stream, Peer)> {
-    // SAFETY: all-zero is a valid (empty) sockaddr_storage.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: the listener's descriptor is open for the whole call, and
-    // `storage`/`len` describe a writable buffer of exactly `len` bytes.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            (&mut storage as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: accept4 just returned this descriptor; nothing else owns it,
-    // and the stream takes sole ownership (closing it once, on drop).
-    let stream = listener.stream(unsafe { OwnedFd::from_raw_fd(fd) });
+    let (socket, storage) = sys::accept(listener.as_raw_fd())?;
+    let stream = listener.stream(socket);
     let peer = peer(&storage).ok_or_else(|| io::Error::other("unknown address family"))?;
     Ok((stream, peer))
 }

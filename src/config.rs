@@ -194,7 +194,8 @@ pub struct Config {
     /// lowers the priority of the thread that calls it (that thread is the
     /// acceptor) and restores it on return where the system allows raising
     /// it again (root, `CAP_SYS_NICE` or `RLIMIT_NICE`); `0` leaves the
-    /// thread alone.
+    /// thread alone. Linux only: elsewhere a nice value belongs to the
+    /// whole process, and the acceptor keeps the workers' priority.
     pub acceptor_nice: u8,
     /// Every connection starts with a PROXY protocol header (v1 or v2) from
     /// a load balancer, whose client address the access log shows.

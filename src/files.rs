@@ -4,13 +4,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-
-use std::os::unix::io::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use crate::config::Config;
 use crate::http::{Conditions, Reply, Request, Status};
 use crate::listing::{self, Format, Listing, View};
 use crate::representation::{self, Variant, Variants};
+use crate::sys;
 
 /// How long a cached file is trusted before it is looked up again. Like
 /// lighttpd's stat cache: a change to a file shows within this time.
@@ -415,7 +415,7 @@ impl Root {
         };
         static OPENAT2_MISSING: AtomicBool = AtomicBool::new(false);
         if !OPENAT2_MISSING.load(Ordering::Relaxed) {
-            match open_beneath(&self.dir, rel) {
+            match sys::open_beneath(&self.dir, rel) {
                 Err(err) if err.raw_os_error() == Some(libc::ENOSYS) => {
                     OPENAT2_MISSING.store(true, Ordering::Relaxed);
                 }
@@ -425,8 +425,15 @@ impl Root {
                 result => return result,
             }
         }
-        // Kernels before 5.6, and absolute symlinks: resolve every symlink
-        // and check that the result is still under the root.
+        self.open_resolved(rel)
+    }
+
+    /// Opens `rel` the portable way, for kernels before 5.6, systems other
+    /// than Linux, and absolute symlinks: resolves every symlink and checks
+    /// that the result is still under the root. A symlink swapped in
+    /// between the check and the open is the one race left, and only the
+    /// root's owner can do that.
+    fn open_resolved(&self, rel: &Path) -> io::Result<File> {
         let canonical = fs::canonicalize(self.path.join(rel))?;
         if !canonical.starts_with(&self.path) {
             return Err(io::Error::from_raw_os_error(libc::EXDEV));
@@ -632,36 +639,6 @@ pub fn content_type(path: &Path) -> Cow<'static, str> {
     }
 }
 
-/// Opens `rel` under `dir` with `openat2(RESOLVE_BENEATH)`: the kernel
-/// refuses any resolution, `..` or symlink alike, that leaves `dir`.
-fn open_beneath(dir: &File, rel: &Path) -> io::Result<File> {
-    let c_path = CString::new(rel.as_os_str().as_bytes())?;
-    // SAFETY: `open_how` is a plain C struct of integers; all-zero is its
-    // documented "no options" value, which we then fill in.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    // O_NONBLOCK: opening a FIFO must not block the worker.
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY) as u64;
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: `dir` is an open descriptor for the whole call, `c_path` is a
-    // NUL-terminated string that outlives it, and `how` points to an
-    // initialised `open_how` whose exact size we pass.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            c_path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us and nothing else
-    // owns it; `File` takes sole ownership and closes it once.
-    Ok(unsafe { File::from_raw_fd(fd as RawFd) })
-}
-
 /// The status for a failure to open or inspect a path.
 fn status_for(err: &io::Error) -> Status {
     match err.kind() {
@@ -695,6 +672,46 @@ fn looks_like_page(path: &str, accept: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The portable way of opening (other systems, old kernels) lets the
+    /// same paths through as `openat2` does, and keeps every escape out.
+    #[test]
+    fn portable_open_stays_under_the_root() {
+        use std::os::unix::fs::symlink;
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("a.txt"), "a").unwrap();
+        fs::write(outer.path().join("secret.txt"), "secret").unwrap();
+        symlink("a.txt", root.join("rel_in")).unwrap();
+        symlink(root.join("a.txt"), root.join("abs_in")).unwrap();
+        symlink("../secret.txt", root.join("rel_out")).unwrap();
+        symlink(outer.path().join("secret.txt"), root.join("abs_out")).unwrap();
+        symlink("..", root.join("sub/up")).unwrap();
+        symlink("../..", root.join("sub/up2")).unwrap();
+        let served = Root::open(&Config::new(&root)).unwrap();
+        let read = |rel: &str| {
+            served
+                .open_resolved(Path::new(rel))
+                .map(|file| io::read_to_string(file).unwrap())
+                .map_err(|err| err.raw_os_error())
+        };
+        assert_eq!(read("a.txt"), Ok("a".into()));
+        assert_eq!(read("rel_in"), Ok("a".into()));
+        assert_eq!(read("abs_in"), Ok("a".into()));
+        assert_eq!(read("sub/up/a.txt"), Ok("a".into()));
+        assert_eq!(read("rel_out"), Err(Some(libc::EXDEV)));
+        assert_eq!(read("abs_out"), Err(Some(libc::EXDEV)));
+        assert_eq!(read("sub/up2/secret.txt"), Err(Some(libc::EXDEV)));
+        assert_eq!(read("missing"), Err(Some(libc::ENOENT)));
+        // The way every request takes on Linux agrees, absolute symlinks
+        // inside the root aside (it leaves those to the portable way).
+        let rels = ["a.txt", "rel_in", "sub/up/a.txt", "rel_out", "abs_out"];
+        for rel in rels.into_iter().filter(|_| cfg!(target_os = "linux")) {
+            let beneath = sys::open_beneath(&served.dir, Path::new(rel));
+            assert_eq!(beneath.is_ok(), read(rel).is_ok(), "{rel}");
+        }
+    }
 
     #[test]
     fn resolve_table() {

@@ -48,6 +48,7 @@ mod proxy;
 mod representation;
 mod server;
 mod stream;
+mod sys;
 mod tls;
 mod transport;
 mod upgrade;

@@ -17,13 +17,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::config::Bind;
 use crate::server::Error;
 use crate::stream::Stream;
+use crate::sys;
 
 /// Connections the kernel queues for us while the acceptor is busy or paused.
 const BACKLOG: libc::c_int = 4096;
 /// How long the kernel holds a silent new connection before handing it to
 /// the acceptor anyway (see [`defer_accept`]).
+#[cfg(target_os = "linux")]
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
 /// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
+#[cfg(target_os = "linux")]
 const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
 /// How many times a set of addresses on `--port 0` is bound again when a
 /// later address finds the port the first one got already taken.
@@ -573,7 +576,7 @@ fn take(fd: RawFd) -> Result<Listener, Error> {
     };
     let listening_stream = is(libc::SOL_SOCKET, libc::SO_ACCEPTCONN, &[1])
         && is(libc::SOL_SOCKET, libc::SO_TYPE, &[libc::SOCK_STREAM]);
-    let family = if listening_stream { family(fd) } else { None };
+    let family = listening_stream.then(|| sys::socket_family(fd)).flatten();
     let Some(family @ (libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX)) = family else {
         return Err(Error::Inherited(format!(
             "LISTEN_FDS: descriptor {fd} is not a listening TCP or Unix stream socket"
@@ -597,25 +600,6 @@ fn take(fd: RawFd) -> Result<Listener, Error> {
     Ok(listener)
 }
 
-/// The address family of socket `fd` (`AF_INET`, `AF_INET6`, `AF_UNIX`),
-/// from `getsockname(2)`, which every system has (`SO_DOMAIN` is Linux's).
-fn family(fd: RawFd) -> Option<libc::c_int> {
-    // SAFETY: all-zero is a valid (empty) sockaddr_storage.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: getsockname(2) on a descriptor number, with `storage`/`len`
-    // describing a writable buffer of exactly `len` bytes; on a descriptor
-    // that is not an open socket it fails and writes nothing.
-    let rc = unsafe {
-        libc::getsockname(
-            fd,
-            (&mut storage as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(libc::c_int::from(storage.ss_family))
-}
-
 /// Asks the kernel to hand us a connection only once its first bytes have
 /// arrived (or after about `DEFER_ACCEPT_SECS` if they don't), as nginx's
 /// `listen ... deferred` does. Without it, a client that writes its request
@@ -623,7 +607,9 @@ fn family(fd: RawFd) -> Option<libc::c_int> {
 /// before the request is there: the worker's read finds nothing, the
 /// connection joins the poll, and the worker sleeps and is woken once more.
 /// With it, the request is waiting when the worker first reads. Best effort:
-/// without it the server is only slower.
+/// without it the server is only slower. Linux only (FreeBSD's nearest is
+/// an accept filter, a kernel module).
+#[cfg(target_os = "linux")]
 fn defer_accept(listener: &TcpListener) {
     set_tcp_option(
         listener,
@@ -649,6 +635,8 @@ fn defer_accept(listener: &TcpListener) {
 /// 125–172 with. 16, 128 and 256 KiB measured no better. On a real network
 /// only unsent data counts, not data in flight, so a connection still fills
 /// its congestion window. Best effort: without it the server is only slower.
+/// Linux only here (macOS has the option, but `libc` does not name it).
+#[cfg(target_os = "linux")]
 fn notsent_lowat(listener: &TcpListener) {
     set_tcp_option(
         listener,
@@ -658,7 +646,14 @@ fn notsent_lowat(listener: &TcpListener) {
     );
 }
 
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_listener: &TcpListener) {}
+
+#[cfg(not(target_os = "linux"))]
+fn notsent_lowat(_listener: &TcpListener) {}
+
 /// Sets a TCP option on the listener; a failure is logged at debug level.
+#[cfg(target_os = "linux")]
 fn set_tcp_option(listener: &TcpListener, option: libc::c_int, value: libc::c_int, name: &str) {
     // SAFETY: setsockopt on the listener's own open descriptor, with a
     // pointer to a c_int and its exact size.

@@ -153,7 +153,8 @@ struct Args {
     compress_cache_size: u64,
 
     /// Nice steps the acceptor runs below the workers (0 to 19), so it
-    /// yields to them and to clients on the same machine.
+    /// yields to them and to clients on the same machine (Linux; elsewhere
+    /// a nice value is the whole process's, and this does nothing).
     #[arg(long, value_name = "N", default_value_t = 10)]
     acceptor_nice: u8,
 

@@ -662,29 +662,28 @@ fn raise_fd_limit(max_connections: usize, workers: usize) -> usize {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return max_connections;
     }
-    if limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max {
+    // rlim_t is unsigned on Linux and macOS and signed on FreeBSD (where
+    // infinity is i64::MAX): compare as u64.
+    #[allow(clippy::unnecessary_cast)]
+    let (mut current, max) = (limit.rlim_cur as u64, limit.rlim_max as u64);
+    if current < needed && current < max {
         let raised = libc::rlimit {
             rlim_cur: limit.rlim_max,
             rlim_max: limit.rlim_max,
         };
         // SAFETY: `raised` is a valid rlimit that the call only reads.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            log::info!(
-                "raised the open-file limit from {} to {}",
-                limit.rlim_cur,
-                raised.rlim_cur
-            );
-            limit = raised;
+            log::info!("raised the open-file limit from {current} to {max}");
+            current = max;
         }
     }
-    if limit.rlim_cur < needed {
+    if current < needed {
         // Under a low limit, the file caches get at most a quarter of it:
         // they only hold descriptors of large files, and connections matter more.
-        let cache = (spare - SPARE_FDS).min(limit.rlim_cur / 4);
-        let allowed = limit.rlim_cur.saturating_sub(SPARE_FDS + cache).max(1) as usize;
+        let cache = (spare - SPARE_FDS).min(current / 4);
+        let allowed = current.saturating_sub(SPARE_FDS + cache).max(1) as usize;
         log::warn!(
-            "the open-file limit ({}) allows only {allowed} connections, not {max_connections}",
-            limit.rlim_cur
+            "the open-file limit ({current}) allows only {allowed} connections, not {max_connections}"
         );
         return allowed;
     }

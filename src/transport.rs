@@ -20,6 +20,7 @@ use std::sync::Arc;
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::stream::Stream;
+use crate::sys;
 
 /// Most plaintext put into TLS records per file read: three full records,
 /// which stays under rustls's 64 KiB limit on buffered output.
@@ -498,7 +499,7 @@ fn send<const N: usize>(sock: &Stream, slices: &[&[u8]], more: bool) -> io::Resu
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
     msg.msg_iovlen = count as _;
-    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    let flags = sys::send_flags(more);
     loop {
         // SAFETY: the descriptor is open for the whole call (borrowed from
         // `sock`); `msg` points at `count` iovecs, each describing a live
@@ -534,26 +535,20 @@ fn sendfile_socket(sock: &Stream, file: &File, offset: &mut u64, count: u64) -> 
 /// One `sendfile(2)` of up to `count` bytes from `file` at `offset` to the
 /// socket, advancing `offset`.
 fn sendfile(sock: &Stream, file: &File, offset: &mut u64, count: u64) -> io::Result<Wrote> {
+    debug_assert!(count > 0, "a sendfile of nothing");
     loop {
-        let mut off = *offset as libc::off_t;
-        // SAFETY: both descriptors are open for the whole call (borrowed from
-        // `sock` and `file`), and `off` is a valid, exclusive pointer to an
-        // initialised off_t that the kernel updates.
-        let n =
-            unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, count as usize) };
-        if n > 0 {
-            *offset = off as u64;
-            return Ok(Wrote::Bytes(n as u64));
-        }
-        if n == 0 {
-            // The file shrank under us: the promised length can't be met.
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
-            io::ErrorKind::Interrupted => {}
-            _ => return Err(err),
+        match sys::sendfile(sock.as_raw_fd(), file, *offset, count) {
+            Ok(0) => {
+                // The file shrank under us: the promised length can't be met.
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+            }
+            Ok(n) => {
+                *offset += n;
+                return Ok(Wrote::Bytes(n));
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(Wrote::Blocked),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
         }
     }
 }

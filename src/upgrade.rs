@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::listener::{self, LISTEN_FDS_START, OWNED_VAR};
 use crate::server::ShutdownHandle;
+use crate::sys;
 
 /// The environment variable that names the descriptor a new generation
 /// writes [`READY_MESSAGE`] to.
@@ -449,21 +450,7 @@ impl ReadyNotice {
         let fd: RawFd = std::env::var(READY_FD_VAR).ok()?.parse().ok()?;
         // It follows the listening sockets, as an upgrade passes it.
         let listeners: RawFd = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
-        let mut kind: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: getsockopt on a descriptor number, with a pointer to a
-        // c_int and its size; it fails (writing nothing) on one that is not
-        // an open socket.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_DOMAIN,
-                (&mut kind as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        if fd != LISTEN_FDS_START + listeners || rc != 0 || kind != libc::AF_UNIX {
+        if fd != LISTEN_FDS_START + listeners || sys::socket_family(fd) != Some(libc::AF_UNIX) {
             log::warn!("{READY_FD_VAR}={fd} is not a Unix socket; not telling the old server");
             return None;
         }
@@ -497,12 +484,14 @@ impl ReadyNotice {
     }
 }
 
-/// One datagram to systemd's notification socket: a path, or an abstract
-/// name written `@name`.
+/// One datagram to systemd's notification socket: a path, or (on Linux)
+/// an abstract name written `@name`.
 fn notify_systemd(path: &std::ffi::OsStr, state: &[u8]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let addr = match path.as_bytes() {
+        #[cfg(target_os = "linux")]
         [b'@', name @ ..] => SocketAddr::from_abstract_name(name)?,
         _ => SocketAddr::from_pathname(path)?,
     };

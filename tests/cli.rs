@@ -375,7 +375,7 @@ fn header_cors_and_auth_are_in_the_help() {
 
 /// Starts the server with its open-file limit set to `soft`/`hard` and
 /// returns the stderr line that mentions the limit (then stops it).
-fn open_file_limit_line(soft: u64, hard: u64) -> Option<String> {
+fn open_file_limit_line(soft: libc::rlim_t, hard: libc::rlim_t) -> Option<String> {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};

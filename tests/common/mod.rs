@@ -1291,10 +1291,12 @@ pub fn raise_fd_limit(needed: u64) -> bool {
     // SAFETY: `limit` is a valid, writable rlimit for the call to fill in.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     assert_eq!(rc, 0, "getrlimit: {}", std::io::Error::last_os_error());
-    if limit.rlim_max < needed {
+    // rlim_t is signed on FreeBSD.
+    #[allow(clippy::unnecessary_cast)]
+    let max = limit.rlim_max as u64;
+    if max < needed {
         eprintln!(
-            "SKIPPED: the hard open-file limit ({}) is below the {needed} this test needs",
-            limit.rlim_max
+            "SKIPPED: the hard open-file limit ({max}) is below the {needed} this test needs"
         );
         return false;
     }
