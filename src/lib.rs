@@ -2,13 +2,15 @@
 //!
 //! The main thread accepts connections and hands each to the least-loaded
 //! worker over a bounded channel; every worker serves its connections from
-//! its own `mio::Poll`, never blocking on a client. With [`Config::tls`]
-//! set, every connection speaks HTTPS (rustls), its handshake run by its
-//! worker like any other read and write; [`ReloadHandle`] swaps the
-//! certificate while the server runs. With [`Config::admin`], a second
-//! listener answers `/health` and `/metrics`. [`Config::headers`],
-//! [`Config::cors`] and [`Config::auth`] add header fields, CORS and HTTP
-//! Basic authentication to the public listener. [`Server::upgrader`]
+//! its own `mio::Poll`, never blocking on a client. It listens on every
+//! [`Config::binds`] entry at once: IP addresses, every address of a host
+//! name, and Unix sockets. With [`Config::tls`] set, every connection
+//! speaks HTTPS (rustls), its handshake run by its worker like any other
+//! read and write; [`ReloadHandle`] swaps the certificate while the server
+//! runs. With [`Config::admin`], a second kind of listener answers
+//! `/health` and `/metrics`. [`Config::headers`], [`Config::cors`] and
+//! [`Config::auth`] add header fields, CORS and HTTP Basic authentication
+//! to the public listeners. [`Server::upgrader`]
 //! starts a next generation of the process on the same sockets and hands
 //! over to it. See `README.md`, "How it works".
 //!
