@@ -13,7 +13,8 @@
 # ledger kept in fuzz/work/TARGET.cpu: the target runs in slices of SECS
 # (600 by default then) until its ledger reaches BUDGET, so a machine busy
 # with other work, or a run stopped and started again, still gets the whole
-# budget. A slice that is interrupted is not counted.
+# budget. Ctrl-C (or SIGINT to a fuzzer) stops the run; the slice it cut
+# short is counted up to there.
 #
 # PROFILE=release (the default) builds as cargo-fuzz does, optimised: best
 # for long runs, about 7 minutes to build from clean on two cores.
@@ -79,6 +80,10 @@ spent() {
 
 failed=()
 summary=()
+# Ctrl-C: the fuzzer stops (libFuzzer prints its stats and exits), then so
+# does this script, after its ledger line.
+interrupted=
+trap 'interrupted=1' INT
 # One run of TARGET for SECS seconds; sets status and adds to summary.
 run() {
     local target=$1
@@ -100,6 +105,12 @@ run() {
     if ! "${fuzz[@]}" run "${profile[@]}" "$target" "${dirs[@]}" \
         -- "${args[@]}" >"$log" 2>&1; then
         status=FAILED
+    fi
+    if [ "$status" = FAILED ] &&
+        { [ -n "$interrupted" ] || grep -q 'libFuzzer: run interrupted' "$log"; }; then
+        status=stopped
+        interrupted=1
+    elif [ "$status" = FAILED ]; then
         failed+=("$target")
         tail -n 40 "$log"
         grep -h 'Test unit written to' "$log" || true
@@ -117,6 +128,7 @@ run() {
 for target in "${targets[@]}"; do
     if [ -z "$BUDGET" ]; then
         run "$target"
+        [ -z "$interrupted" ] || break
         continue
     fi
     while [ "$(spent "$target")" -lt "$BUDGET" ]; do
@@ -126,11 +138,16 @@ for target in "${targets[@]}"; do
         echo "fuzz: $target has had $(spent "$target") of $BUDGET CPU seconds"
         [ "$status" = ok ] || break
     done
+    [ -z "$interrupted" ] || break
 done
 
 echo "fuzz: $((SECONDS - start)) s in all"
 printf '%s\n' "${summary[@]}"
+if [ -n "$interrupted" ]; then
+    echo "fuzz: stopped" >&2
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: crashed: ${failed[*]} (inputs in fuzz/artifacts/, logs in fuzz/work/)" >&2
     exit 1
 fi
+[ -z "$interrupted" ] || exit 130
