@@ -347,9 +347,10 @@ fn main() -> ExitCode {
         .map(|addr| url(server.scheme(), addr))
         .collect();
     let serving = format!(
-        "Serving {} at {} with {workers} workers",
+        "Serving {} at {} with {}",
         args.root.display(),
-        listed(&urls)
+        listed(&urls),
+        count(workers as u64, "worker")
     );
     let admin = server.admin_addr();
     let mut pid_file = None;

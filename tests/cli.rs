@@ -184,6 +184,14 @@ fn serving_line_shows_real_port_and_worker_count() {
 }
 
 #[test]
+fn serving_line_says_one_worker_in_the_singular() {
+    let root = DocRoot::new();
+    let server = Server::start(root.path(), &["--workers", "1"]);
+    let line = server.serving_line();
+    assert!(line.ends_with("/ with 1 worker"), "{line}");
+}
+
+#[test]
 fn bind_ipv6_loopback() {
     match TcpListener::bind("[::1]:0") {
         Ok(probe) => drop(probe),
