@@ -27,7 +27,7 @@ const BACKLOG: libc::c_int = 4096;
 const DEFER_ACCEPT_SECS: libc::c_int = 1;
 /// Most unsent bytes a connection's socket queues (see [`notsent_lowat`]).
 #[cfg(target_os = "linux")]
-const NOTSENT_LOWAT: libc::c_int = 64 * 1024;
+const NOTSENT_LOWAT: libc::c_int = 32 * 1024;
 /// How many times a set of addresses on `--port 0` is bound again when a
 /// later address finds the port the first one got already taken.
 const PORT_ZERO_TRIES: usize = 8;
@@ -632,7 +632,10 @@ fn defer_accept(listener: &TcpListener) {
 /// client paid for the server's transmits as well as its own receives.
 /// `wrk -c8` on a 10 MiB file, interleaved runs on 2 cores: plain 166–194
 /// responses/s without, 281–358 with 64 KiB; over TLS 117–128 without,
-/// 125–172 with. 16, 128 and 256 KiB measured no better. On a real network
+/// 125–172 with. 32 KiB since: the same on that row and on 100 KiB files,
+/// and on a 1 GiB file with `wrk -c2` 2.42–2.46 GiB/s where 64 KiB gave
+/// 1.97–2.11 and h2o 2.05–2.39 (the client spent 0.41 s per GiB instead
+/// of 0.50; README, Benchmarks). On a real network
 /// only unsent data counts, not data in flight, so a connection still fills
 /// its congestion window. Best effort: without it the server is only slower.
 /// Linux only here (macOS has the option, but `libc` does not name it).
