@@ -11,9 +11,9 @@
 #
 # BUDGET counts CPU seconds (user + system) per target across runs, in a
 # ledger kept in fuzz/work/TARGET.cpu: the target runs in slices of SECS
-# (600 by default then) until its ledger reaches BUDGET, so a machine busy
-# with other work, or a run stopped and started again, still gets the whole
-# budget. Ctrl-C (or SIGINT to a fuzzer) stops the run; the slice it cut
+# (600 by default then; the last one only as long as the budget left) until
+# its ledger reaches BUDGET, so a machine busy with other work, or a run
+# stopped and started again, still gets the whole budget. Ctrl-C (or SIGINT to a fuzzer) stops the run; the slice it cut
 # short is counted up to there.
 #
 # PROFILE=release (the default) builds as cargo-fuzz does, optimised: best
@@ -86,16 +86,16 @@ interrupted=
 trap 'interrupted=1' INT
 # One run of TARGET for SECS seconds; sets status and adds to summary.
 run() {
-    local target=$1
+    local target=$1 secs=${2:-$SECS}
     mkdir -p "work/$target" "corpus/$target"
     log=work/$target.log
-    args=(-max_total_time="$SECS" -timeout=10 -print_final_stats=1)
+    args=(-max_total_time="$secs" -timeout=10 -print_final_stats=1)
     if [ -f "dict/$target.dict" ]; then
         args+=(-dict="$FUZZ/dict/$target.dict")
     fi
     # shellcheck disable=SC2206 # the options are words
     args+=(${OPTIONS[$target]:-})
-    echo "fuzz: $target for $SECS s"
+    echo "fuzz: $target for $secs s"
     status=ok
     # The first corpus directory is the one libFuzzer adds to.
     dirs=("$FUZZ/work/$target" "$FUZZ/corpus/$target")
@@ -132,8 +132,12 @@ for target in "${targets[@]}"; do
         continue
     fi
     while [ "$(spent "$target")" -lt "$BUDGET" ]; do
+        # The last slice only as long as the budget left (on an idle core
+        # CPU time is wall time), and never under a minute.
+        left=$((BUDGET - $(spent "$target")))
+        secs=$((left < SECS ? (left < 60 ? 60 : left) : SECS))
         cpu=$(children_cpu)
-        run "$target"
+        run "$target" "$secs"
         echo "$(date -u +%FT%TZ) $(($(children_cpu) - cpu)) ${execs:-0}" >>"work/$target.cpu"
         echo "fuzz: $target has had $(spent "$target") of $BUDGET CPU seconds"
         [ "$status" = ok ] || break
