@@ -20,8 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-const LOG_WAIT: Duration = Duration::from_secs(5);
-
 fn site() -> DocRoot {
     let root = DocRoot::new();
     root.file("a.txt", "alpha\n");
@@ -38,14 +36,6 @@ fn ipv6_loopback() -> bool {
             false
         }
     }
-}
-
-/// The access-log line for `target`, waited for.
-fn logged(server: &Server, target: &str) -> String {
-    let needle = format!("\"GET {target} HTTP/1.1\"");
-    server
-        .wait_stdout_line(LOG_WAIT, |l| l.contains(&needle))
-        .unwrap_or_else(|| panic!("no line for {target}: {:?}", server.stdout_lines()))
 }
 
 #[test]
@@ -247,20 +237,6 @@ fn the_socket_file_is_removed_at_shutdown() {
     assert_eq!(unix_get(&path, "/a.txt").0, 200);
     server.assert_exits_0_on_sigint("with a Unix socket");
     assert!(!path.exists(), "the socket file outlived the server");
-}
-
-/// The PID in `pid_file`, once it names a process other than `old`.
-fn wait_new_pid(pid_file: &Path, old: u32) -> u32 {
-    let mut pid = None;
-    let changed = poll_until(Duration::from_secs(20), || {
-        pid = fs::read_to_string(pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .filter(|&p| p != old);
-        pid.is_some()
-    });
-    assert!(changed, "the PID file still names {old}");
-    pid.unwrap()
 }
 
 /// A process this test started indirectly (a new generation): killed on

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use common::tls::Https;
 use common::*;
 
-const LOG_WAIT: Duration = Duration::from_secs(5);
-
 fn site() -> DocRoot {
     let root = DocRoot::new();
     root.file("a.txt", "alpha\n");
@@ -26,14 +24,6 @@ fn v2(command: u8, family: u8, body: &[u8]) -> Vec<u8> {
     header.extend_from_slice(&(body.len() as u16).to_be_bytes());
     header.extend_from_slice(body);
     header
-}
-
-/// The access-log line for `target`, waited for.
-fn logged(server: &Server, target: &str) -> String {
-    let needle = format!("\"GET {target} HTTP/1.1\"");
-    server
-        .wait_stdout_line(LOG_WAIT, |l| l.contains(&needle))
-        .unwrap_or_else(|| panic!("no line for {target}: {:?}", server.stdout_lines()))
 }
 
 #[test]

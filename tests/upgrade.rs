@@ -53,13 +53,9 @@ fn read_pid(pid_file: &Path) -> Option<u32> {
 
 /// Waits until the PID file names a process other than `old`.
 fn wait_new_pid(pid_file: &Path, old: u32) -> Generation {
-    let mut pid = None;
-    let changed = poll_until(Duration::from_secs(20), || {
-        pid = read_pid(pid_file).filter(|&p| p != old);
-        pid.is_some()
-    });
-    assert!(changed, "the PID file still names {old}");
-    Generation { pid: pid.unwrap() }
+    Generation {
+        pid: common::wait_new_pid(pid_file, old),
+    }
 }
 
 /// What the looping keep-alive clients saw.

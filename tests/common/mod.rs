@@ -1396,3 +1396,27 @@ pub fn open_idle(
     }
     clients
 }
+
+/// The access-log line (on stdout) for a `GET` of `target`, waited for
+/// (at most 5 s).
+pub fn logged(server: &Server, target: &str) -> String {
+    let needle = format!("\"GET {target} HTTP/1.1\"");
+    server
+        .wait_stdout_line(Duration::from_secs(5), |l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no line for {target}: {:?}", server.stdout_lines()))
+}
+
+/// The PID in `pid_file` once it names a process other than `old` (a
+/// next generation), waited for (at most 20 s).
+pub fn wait_new_pid(pid_file: &Path, old: u32) -> u32 {
+    let mut pid = None;
+    let changed = poll_until(Duration::from_secs(20), || {
+        pid = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&p| p != old);
+        pid.is_some()
+    });
+    assert!(changed, "the PID file still names {old}");
+    pid.unwrap()
+}
