@@ -33,13 +33,16 @@ const WAKER: Token = Token(usize::MAX);
 /// Idle connections one eviction request may look at (each gets a read).
 const EVICTION_CANDIDATES: usize = 16;
 const EVENTS_CAPACITY: usize = 1024;
-/// How long, once a drain starts, an idle keep-alive connection is left
-/// open for a request already on its way. Its client may have sent the
-/// next request just before we knew we were stopping (`wrk`, a proxy, any
-/// client that sends as soon as the last answer is in): closing at once
-/// would cut that request off, and a client that does not retry would
-/// count a failure. Within the grace, such a request is answered with
-/// `Connection: close`; after it, idle connections are closed.
+/// How long, once a drain starts, a keep-alive connection that has only
+/// just gone idle is left open for a request already on its way. Its
+/// client may have sent the next request just before we knew we were
+/// stopping (`wrk`, a proxy, any client that sends as soon as the last
+/// answer is in): closing at once would cut that request off, and a client
+/// that does not retry would count a failure. Within the grace, such a
+/// request is answered with `Connection: close`; after it, idle
+/// connections are closed. A connection idle for longer than the grace
+/// when the drain starts is closed at once, as its keep-alive timeout
+/// would close it: its client was not asking again right away.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// A connection accepted by the acceptor, on its way to a worker.
@@ -329,8 +332,9 @@ impl Pool {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Drain {
     Serving,
-    /// Answers say `Connection: close`; idle connections wait for a
-    /// request already sent until `close_idle_at` ([`DRAIN_GRACE`]).
+    /// Answers say `Connection: close`; connections that went idle within
+    /// [`DRAIN_GRACE`] of the start wait for a request already sent until
+    /// `close_idle_at`.
     Started {
         close_idle_at: Instant,
     },
@@ -458,6 +462,7 @@ impl Worker {
                 self.drain = Drain::Started {
                     close_idle_at: now + grace,
                 };
+                self.close_idle_before(now.checked_sub(grace).unwrap_or(now));
             }
             Drain::Started { close_idle_at } if now >= close_idle_at => {
                 self.drain = Drain::ClosingIdle;
@@ -566,6 +571,19 @@ impl Worker {
                     self.ready.push_back(key);
                 }
             }
+        }
+    }
+
+    /// Closes the keep-alive connections that went idle before `since`,
+    /// longest-idle first: the idle list is in that order, so this looks at
+    /// no other connection.
+    fn close_idle_before(&mut self, since: Instant) {
+        let latest = since + self.config.keepalive_timeout;
+        while let Some((key, at)) = self.deadlines.first(Wait::Idle) {
+            if at > latest {
+                break;
+            }
+            self.close(key);
         }
     }
 

@@ -158,6 +158,46 @@ fn sigterm_behaves_like_sigint() {
     assert_clean_exit(&mut server, Duration::from_secs(10), "SIGTERM");
 }
 
+/// At SIGINT a keep-alive connection idle for longer than the drain grace
+/// (1 s) is closed at once, as its keep-alive timeout would close it; one
+/// that has only just gone idle keeps its grace, and the request its client
+/// sends next is still answered, with `Connection: close`. With one grace
+/// for all, the long-idle connection would close only when the fresh one's
+/// grace ran out, and the fresh one's request would find it closed.
+#[test]
+fn sigint_closes_long_idle_connections_at_once_and_spares_fresh_ones() {
+    let root = DocRoot::new();
+    root.file("a.txt", "small\n");
+    let mut server = Server::start(root.path(), &["--quiet"]);
+
+    let mut long_idle = server.client();
+    assert_eq!(long_idle.get("/a.txt").status, 200);
+    // Longer than the grace: the premise of the test, not a wait for
+    // anything to become ready.
+    thread::sleep(Duration::from_millis(1300));
+    let mut fresh = server.client();
+    assert_eq!(fresh.get("/a.txt").status, 200);
+
+    server.send_signal(libc::SIGINT);
+    assert!(
+        long_idle.wait_closed(Duration::from_secs(10)),
+        "a connection idle for longer than the grace was not closed"
+    );
+    let resp = fresh.get("/a.txt");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body_text(), "small\n");
+    assert!(resp.connection_has("close"), "{resp:?}");
+    assert!(
+        fresh.wait_closed(Duration::from_secs(10)),
+        "the fresh connection was not closed after its last answer"
+    );
+    assert_clean_exit(
+        &mut server,
+        Duration::from_secs(10),
+        "closing idle connections",
+    );
+}
+
 #[test]
 fn idle_server_exits_0_on_sigint() {
     let root = DocRoot::new();
