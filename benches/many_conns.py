@@ -18,9 +18,11 @@ the server PID listening on 127.0.0.1:PORT it:
 4. reuses every one of the COUNT connections once more (all requests sent,
    then every response read) and times it, with the server's CPU time per
    request in that phase;
-5. sends STOP_SIGNAL (INT for ours, QUIT for nginx's graceful stop) and
-   times how long the server takes to exit, and how many of the idle
-   connections it closed before.
+5. leaves them idle for IDLE_BEFORE_STOP seconds (default 2: longer than
+   our drain grace, which spares a connection answered within the last
+   second), then sends STOP_SIGNAL (INT for ours, QUIT for nginx's graceful
+   stop) and times how long the server takes to exit, and how many of the
+   idle connections it closed before.
 
 Prints one line per phase and, last, one `result` line of key=value pairs
 for the script. Every error (a refused or reset connection, a status other
@@ -48,6 +50,7 @@ BATCH = int(os.environ.get("BATCH", "512"))
 PER_SOURCE = int(os.environ.get("PER_SOURCE", "25000"))
 PROBES = int(os.environ.get("PROBES", "1000"))
 PHASE_TIMEOUT = float(os.environ.get("PHASE_TIMEOUT", "120"))
+IDLE_BEFORE_STOP = float(os.environ.get("IDLE_BEFORE_STOP", "2"))
 
 
 def pids_of(pid):
@@ -248,8 +251,10 @@ def stop(pid, sig, idle, errors):
     """Signals pid; seconds until it exits, and how many idle connections
     it closed before it did."""
     ep = select.epoll()
+    # One-shot: each connection reports its close once, and the client
+    # makes no system call per connection while the server closes them.
     for fd in idle:
-        ep.register(fd, select.EPOLLIN | select.EPOLLRDHUP)
+        ep.register(fd, select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT)
     closed = set()
     start = time.monotonic()
     os.kill(pid, sig)
@@ -257,9 +262,8 @@ def stop(pid, sig, idle, errors):
         if time.monotonic() - start > PHASE_TIMEOUT:
             errors.add("did not exit")
             break
-        for fd, _ in ep.poll(0.001):
+        for fd, _ in ep.poll(0.001, 8192):
             closed.add(fd)
-            ep.unregister(fd)
     took = time.monotonic() - start
     ep.close()
     return took, len(closed)
@@ -316,6 +320,7 @@ def main():
     print(f"reuse: {len(answered)} of {count} answered again in {reused:.2f} s, "
           f"server CPU {cpu_us:.1f} us per request", flush=True)
 
+    time.sleep(IDLE_BEFORE_STOP)
     took, closed = stop(pid, sig, idle, errors)
     print(f"stop: SIG{args.stop_signal} -> exited in {took:.3f} s, "
           f"having closed {closed} of {len(idle)} idle connections", flush=True)

@@ -11,7 +11,8 @@
 #   CONNS=10000 ROUNDS=3 bash benches/many_conns.sh
 #
 # Environment: CONNS (100000), WORKERS (2), ROUNDS (1; servers alternate,
-# ours first), SERVERS ("ours nginx").
+# ours first), SERVERS ("ours nginx"), BIN (a server binary already built;
+# by default the script builds one with cargo).
 #
 # Every connection is a descriptor in the server (all of ours are in one
 # process; nginx's are spread over its workers) and one in the client, so
@@ -74,9 +75,13 @@ fi
 SOURCES=$(((CONNS + 24999) / 25000))
 ((SOURCES <= 250)) || die "CONNS is too large for 127.0.0.2-127.0.0.251"
 
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
+if [[ -n ${BIN:-} ]]; then
+    [[ -x $BIN ]] || die "BIN=$BIN is not an executable"
+else
+    log "building simple-web-server (release)"
+    (cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
+    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-many.XXXXXX")
 mkdir -p "$TMP/www"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# benches/many_conns.sh inside User-mode Linux, for a machine whose hard
+# open-file limit is below CONNS and cannot be raised (no CAP_SYS_RESOURCE:
+# a container). UML is a Linux kernel that runs as an ordinary process; in
+# it this script is root with every capability, so it raises the limit to
+# what 100 000 connections need, and the benchmark runs unchanged on the
+# host's own files (the guest's root is the host's, through hostfs; /tmp is
+# the guest's own).
+#
+#   bash benches/many_conns_uml.sh          # CONNS=100000, ours and nginx
+#   CONNS=20000 ROUNDS=2 bash benches/many_conns_uml.sh
+#
+# Environment: CONNS, ROUNDS, SERVERS, WORKERS as for many_conns.sh;
+# UML_MEM (10G) the guest's memory; UML_TIMEOUT (3000) seconds before the
+# guest is stopped. Installs user-mode-linux and nginx with apt-get if they
+# are missing (needs root).
+#
+# What the numbers mean: Debian's UML kernel has one CPU, and each system
+# call in it is trapped by ptrace, which costs tens of microseconds rather
+# than one. Every time and CPU figure is therefore UML's, many times the
+# native one; memory per connection, answered/failed counts and the ratio
+# to nginx in the same guest are what carry over. Loopback only (the guest
+# has no network device); only the guest this script started is stopped.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+UML_MEM=${UML_MEM:-10G}
+UML_TIMEOUT=${UML_TIMEOUT:-3000}
+export PATH="$PATH:/usr/sbin:/sbin"
+
+log() { echo "[many_conns_uml] $*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+missing=()
+command -v linux.uml >/dev/null || missing+=(user-mode-linux)
+command -v nginx >/dev/null || missing+=(nginx)
+if ((${#missing[@]})); then
+    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install"
+    log "installing ${missing[*]}"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+log "building simple-web-server (release)"
+(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
+
+# Shared with the guest (through hostfs): the init script, the job and its
+# output.
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/sws-uml.XXXXXX")
+UML_PID=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    if [[ -n $UML_PID ]]; then
+        kill -KILL "$UML_PID" 2>/dev/null || true
+    fi
+    rm -rf "$DIR"
+    return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# PID 1 in the guest: mounts, the device nodes the scripts use, a loopback,
+# the job, then power off (UML exits).
+cat >"$DIR/init" <<EOF
+#!/bin/bash
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+for dev in "null 1 3" "zero 1 5" "random 1 8" "urandom 1 9" "tty 5 0"; do
+    set -- \$dev
+    [[ -e /dev/\$1 ]] || mknod -m 666 "/dev/\$1" c "\$2" "\$3"
+done
+[[ -e /dev/fd ]] || ln -s /proc/self/fd /dev/fd
+mkdir -p /dev/shm /dev/pts /tmp/out
+mount -t tmpfs shm /dev/shm
+mount -t hostfs none /tmp/out -o "$DIR"
+ip link set lo up
+bash /tmp/out/job >/tmp/out/job.log 2>&1
+echo \$? >/tmp/out/rc
+sync
+halt -f -p
+EOF
+chmod +x "$DIR/init"
+
+# The job: as root with every capability, so the hard limit goes up.
+cat >"$DIR/job" <<EOF
+set -e
+ulimit -Hn 1048576
+ulimit -n 1048576
+sysctl -q -w net.ipv4.ip_local_port_range="1024 65000"
+echo "[many_conns_uml] guest: \$(uname -r), \$(nproc) CPU, \$(awk '/MemTotal/ {print \$2, \$3}' /proc/meminfo), open files \$(ulimit -n)"
+cd "$REPO"
+TMPDIR=/tmp BIN="$BIN" CONNS="${CONNS:-100000}" ROUNDS="${ROUNDS:-1}" \
+    SERVERS="${SERVERS:-ours nginx}" WORKERS="${WORKERS:-2}" bash benches/many_conns.sh
+EOF
+
+log "booting User-mode Linux ($UML_MEM); its console goes to $DIR/console"
+timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
+    init="$DIR/init" con=null con0=fd:0,fd:1 </dev/null >"$DIR/console" 2>&1 &
+UML_PID=$!
+rc=0
+wait "$UML_PID" || rc=$?
+UML_PID=""
+[[ -f $DIR/job.log ]] || die "the guest ran no job (rc $rc): $(tail -n5 "$DIR/console")"
+cat "$DIR/job.log"
+[[ -f $DIR/rc ]] || die "the guest stopped before the job finished (rc $rc)"
+exit "$(cat "$DIR/rc")"
