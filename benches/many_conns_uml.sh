@@ -4,8 +4,9 @@
 # a container). UML is a Linux kernel that runs as an ordinary process; in
 # it this script is root with every capability, so it raises the limit to
 # what 100 000 connections need, and the benchmark runs unchanged on the
-# host's own files (the guest's root is the host's, through hostfs; /tmp is
-# the guest's own).
+# host's own files (the guest's root is the host's, through hostfs, and
+# writable with this script's rights; the benchmark writes only under /tmp,
+# which is the guest's own).
 #
 #   bash benches/many_conns_uml.sh          # CONNS=100000, ours and nginx
 #   CONNS=20000 ROUNDS=2 bash benches/many_conns_uml.sh
