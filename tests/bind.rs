@@ -10,13 +10,12 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -239,70 +238,6 @@ fn the_socket_file_is_removed_at_shutdown() {
     assert!(!path.exists(), "the socket file outlived the server");
 }
 
-/// A process this test started indirectly (a new generation): killed on
-/// drop if still there.
-struct Generation(u32);
-
-impl Generation {
-    fn running(&self) -> bool {
-        fs::read_to_string(format!("/proc/{}/stat", self.0))
-            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        if self.running() {
-            // SAFETY: kill(2) has no memory-safety preconditions; the PID
-            // is a process this test started (checked running just before).
-            unsafe { libc::kill(self.0 as libc::pid_t, sig) };
-        }
-    }
-}
-
-impl Drop for Generation {
-    fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
-    }
-}
-
-/// What the looping clients saw.
-#[derive(Default)]
-struct Tally {
-    answered: AtomicU64,
-    failures: Mutex<Vec<String>>,
-}
-
-/// Asks for `/a.txt` over and over on keep-alive connections that
-/// `connect` opens, reconnecting after `Connection: close`, until `stop`.
-/// Anything else (an error, a wrong answer, a refused connection) is a
-/// failure.
-fn keep_asking<S: Read + Write>(
-    connect: impl Fn() -> io::Result<S>,
-    stop: &AtomicBool,
-    tally: &Tally,
-) {
-    let fail = |what: String| tally.failures.lock().unwrap().push(what);
-    let mut client = None;
-    while !stop.load(Ordering::SeqCst) {
-        let c = match client.as_mut() {
-            Some(c) => c,
-            None => match connect() {
-                Ok(stream) => client.insert(RawClient::new(stream)),
-                Err(err) => return fail(format!("connect: {err}")),
-            },
-        };
-        match c.get("/a.txt", false) {
-            Ok(answer) if answer.status == 200 && answer.body == b"alpha\n" => {
-                tally.answered.fetch_add(1, Ordering::Relaxed);
-                if answer.close {
-                    client = None;
-                }
-            }
-            Ok(answer) => return fail(format!("status {}", answer.status)),
-            Err(err) => return fail(format!("request: {err}")),
-        }
-    }
-}
-
 #[test]
 fn an_upgrade_keeps_every_listener_and_fails_no_request() {
     if !ipv6_loopback() {
@@ -358,7 +293,7 @@ fn an_upgrade_keeps_every_listener_and_fails_no_request() {
     }));
 
     server.send_signal(libc::SIGUSR2);
-    let new = Generation(wait_new_pid(&pid_file, old));
+    let new = wait_new_generation(&pid_file, old);
     let status = server
         .wait_exit(Duration::from_secs(30))
         .expect("the old generation exits after its drain");
@@ -415,75 +350,4 @@ fn curl(path: &Path, args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-/// One response, as [`RawClient`] read it.
-struct Answer {
-    status: u16,
-    /// It said `Connection: close`.
-    close: bool,
-    body: Vec<u8>,
-}
-
-/// A small HTTP/1.1 client over any byte stream (a Unix socket, where the
-/// common `Client` speaks TCP), for keep-alive exchanges.
-struct RawClient<S: Read + Write> {
-    reader: BufReader<S>,
-}
-
-impl<S: Read + Write> RawClient<S> {
-    fn new(stream: S) -> RawClient<S> {
-        RawClient {
-            reader: BufReader::new(stream),
-        }
-    }
-
-    /// `GET target`, with `Connection: close` if `close`, and its response
-    /// (framed by `Content-Length`, which every answer here has).
-    fn get(&mut self, target: &str, close: bool) -> io::Result<Answer> {
-        let request = match close {
-            true => raw_request("GET", target, &[("Connection", "close")]),
-            false => get_request(target),
-        };
-        self.reader.get_mut().write_all(request.as_bytes())?;
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let line = line.trim_end().to_owned();
-            if line.is_empty() {
-                break;
-            }
-            lines.push(line);
-        }
-        let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("{lines:?}"));
-        let status = (lines.first().and_then(|l| l.split(' ').nth(1)))
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(bad)?;
-        let field = |name: &str| {
-            lines.iter().skip(1).find_map(|line| {
-                let (n, v) = line.split_once(':')?;
-                n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-            })
-        };
-        let length: usize = field("Content-Length")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(bad)?;
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        let close = field("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        Ok(Answer {
-            status,
-            close,
-            body,
-        })
-    }
-
-    /// The server closed the connection (after everything was read).
-    fn at_end(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        matches!(self.reader.read(&mut byte), Ok(0))
-    }
 }

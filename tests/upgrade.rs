@@ -7,108 +7,19 @@ mod common;
 use common::tls::Https;
 use common::*;
 use std::fs;
-use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
 const BIG: usize = 64 * 1024 * 1024;
 const LOOPERS: usize = 50;
 
-/// A process this test started indirectly (a new generation, whose parent
-/// is the server): sent SIGKILL on drop if still there.
-struct Generation {
-    pid: u32,
-}
-
-impl Generation {
-    fn running(&self) -> bool {
-        // A process that exited but was not reaped yet (its parent, init,
-        // may be slow) shows as a zombie.
-        fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        // SAFETY: kill(2) has no memory-safety preconditions; the PID is a
-        // process this test started (checked running just before).
-        if self.running() {
-            unsafe { libc::kill(self.pid as libc::pid_t, sig) };
-        }
-    }
-}
-
-impl Drop for Generation {
-    fn drop(&mut self) {
-        self.signal(libc::SIGKILL);
-    }
-}
-
 fn read_pid(pid_file: &Path) -> Option<u32> {
     fs::read_to_string(pid_file).ok()?.trim().parse().ok()
-}
-
-/// Waits until the PID file names a process other than `old`.
-fn wait_new_pid(pid_file: &Path, old: u32) -> Generation {
-    Generation {
-        pid: common::wait_new_pid(pid_file, old),
-    }
-}
-
-/// What the looping keep-alive clients saw.
-#[derive(Default)]
-struct Tally {
-    answered: AtomicU64,
-    failures: Mutex<Vec<String>>,
-}
-
-/// Asks for `/a.txt` over and over on a keep-alive connection, reconnecting
-/// when an answer says `Connection: close`, until `stop`. Anything else (an
-/// error, a short answer, a refused connection) is a failure.
-fn keep_asking(addr: SocketAddr, stop: &AtomicBool, tally: &Tally) {
-    let mut client = None;
-    while !stop.load(Ordering::SeqCst) {
-        let c = match client.as_mut() {
-            Some(c) => c,
-            None => match Client::try_connect(addr) {
-                Ok(c) => client.insert(c),
-                Err(err) => {
-                    tally
-                        .failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("connect: {err}"));
-                    return;
-                }
-            },
-        };
-        let answer = c
-            .try_send(get_request("/a.txt").as_bytes())
-            .and_then(|()| c.try_read_response(false));
-        match answer {
-            Ok(resp) if resp.status == 200 && resp.body == b"alpha\n" => {
-                tally.answered.fetch_add(1, Ordering::Relaxed);
-                if resp.connection_has("close") {
-                    client = None;
-                }
-            }
-            Ok(resp) => {
-                tally.failures.lock().unwrap().push(format!("{resp:?}"));
-                return;
-            }
-            Err(err) => {
-                tally
-                    .failures
-                    .lock()
-                    .unwrap()
-                    .push(format!("request: {err}"));
-                return;
-            }
-        }
-    }
 }
 
 #[test]
@@ -157,7 +68,14 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     let loopers: Vec<_> = (0..LOOPERS)
         .map(|_| {
             let (stop, tally) = (stop.clone(), tally.clone());
-            thread::spawn(move || keep_asking(addr, &stop, &tally))
+            thread::spawn(move || {
+                let connect = || {
+                    let stream = TcpStream::connect(addr)?;
+                    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+                    Ok(stream)
+                };
+                keep_asking(connect, &stop, &tally)
+            })
         })
         .collect();
     assert!(poll_until(Duration::from_secs(20), || {
@@ -165,7 +83,7 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     }));
 
     server.send_signal(libc::SIGUSR2);
-    let new = wait_new_pid(&pid_file, old);
+    let new = wait_new_generation(&pid_file, old);
     assert!(server.wait_stderr(IO_TIMEOUT, "handing over to it", 1));
     go.send(()).unwrap();
     // The old generation drains: its download completes, then it exits 0.
@@ -287,7 +205,7 @@ fn an_upgrade_hands_over_an_https_listener() {
         closed,
         "the old generation never closed a connection it drains"
     );
-    let new = wait_new_pid(&pid_file, old);
+    let new = wait_new_generation(&pid_file, old);
     let status = https
         .server
         .wait_exit(Duration::from_secs(20))
@@ -348,10 +266,10 @@ fn systemd_hears_ready_and_the_new_main_pid() {
     );
 
     server.send_signal(libc::SIGUSR2);
-    let new = wait_new_pid(&pid_file, server.pid());
+    let new = wait_new_generation(&pid_file, server.pid());
     assert_eq!(
         next_message(&server, "upgrade's"),
-        format!("MAINPID={}\nREADY=1\n", new.pid)
+        format!("MAINPID={}\nREADY=1\n", new.0)
     );
     let status = server
         .wait_exit(Duration::from_secs(20))
@@ -375,7 +293,7 @@ fn a_new_generation_closes_the_sockets_it_took_over_when_it_stops() {
     let mut server = Server::start(root.path(), &args);
     let (addr, admin) = (server.addr(), server.admin_addr());
     server.send_signal(libc::SIGUSR2);
-    let new = wait_new_pid(&pid_file, server.pid());
+    let new = wait_new_generation(&pid_file, server.pid());
     assert_eq!(
         server.wait_exit(Duration::from_secs(20)).unwrap().code(),
         Some(0)

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub mod tls;
 
+mod generations;
+#[allow(unused_imports)]
+pub use generations::*;
+
 /// The server binary built by Cargo for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_simple-web-server");
 

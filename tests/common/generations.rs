@@ -1,0 +1,151 @@
+//! Helpers for the upgrade tests: the next generation of the server (a
+//! process the test did not start itself), keep-alive clients that keep
+//! asking across a hand-over, and a small client over any byte stream.
+
+use super::{get_request, raw_request, wait_new_pid};
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A process this test started indirectly (a new generation): killed on
+/// drop if still there.
+pub struct Generation(pub u32);
+
+impl Generation {
+    pub fn running(&self) -> bool {
+        fs::read_to_string(format!("/proc/{}/stat", self.0))
+            .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+    }
+
+    pub fn signal(&self, sig: libc::c_int) {
+        if self.running() {
+            // SAFETY: kill(2) has no memory-safety preconditions; the PID
+            // is a process this test started (checked running just before).
+            unsafe { libc::kill(self.0 as libc::pid_t, sig) };
+        }
+    }
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+    }
+}
+
+/// What the looping clients saw.
+#[derive(Default)]
+pub struct Tally {
+    pub answered: AtomicU64,
+    pub failures: Mutex<Vec<String>>,
+}
+
+/// Asks for `/a.txt` over and over on keep-alive connections that
+/// `connect` opens, reconnecting after `Connection: close`, until `stop`.
+/// Anything else (an error, a wrong answer, a refused connection) is a
+/// failure.
+pub fn keep_asking<S: Read + Write>(
+    connect: impl Fn() -> io::Result<S>,
+    stop: &AtomicBool,
+    tally: &Tally,
+) {
+    let fail = |what: String| tally.failures.lock().unwrap().push(what);
+    let mut client = None;
+    while !stop.load(Ordering::SeqCst) {
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match connect() {
+                Ok(stream) => client.insert(RawClient::new(stream)),
+                Err(err) => return fail(format!("connect: {err}")),
+            },
+        };
+        match c.get("/a.txt", false) {
+            Ok(answer) if answer.status == 200 && answer.body == b"alpha\n" => {
+                tally.answered.fetch_add(1, Ordering::Relaxed);
+                if answer.close {
+                    client = None;
+                }
+            }
+            Ok(answer) => return fail(format!("status {}", answer.status)),
+            Err(err) => return fail(format!("request: {err}")),
+        }
+    }
+}
+
+/// Waits (at most 20 s) until `pid_file` names a process other than `old`:
+/// the next generation, killed when the test drops it.
+pub fn wait_new_generation(pid_file: &Path, old: u32) -> Generation {
+    Generation(wait_new_pid(pid_file, old))
+}
+
+/// One response, as [`RawClient`] read it.
+pub struct Answer {
+    pub status: u16,
+    /// It said `Connection: close`.
+    pub close: bool,
+    pub body: Vec<u8>,
+}
+
+/// A small HTTP/1.1 client over any byte stream (a Unix socket, where the
+/// common `Client` speaks TCP), for keep-alive exchanges.
+pub struct RawClient<S: Read + Write> {
+    reader: BufReader<S>,
+}
+
+impl<S: Read + Write> RawClient<S> {
+    pub fn new(stream: S) -> RawClient<S> {
+        RawClient {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// `GET target`, with `Connection: close` if `close`, and its response
+    /// (framed by `Content-Length`, which every answer here has).
+    pub fn get(&mut self, target: &str, close: bool) -> io::Result<Answer> {
+        let request = match close {
+            true => raw_request("GET", target, &[("Connection", "close")]),
+            false => get_request(target),
+        };
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {
+                break;
+            }
+            lines.push(line);
+        }
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("{lines:?}"));
+        let status = (lines.first().and_then(|l| l.split(' ').nth(1)))
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(bad)?;
+        let field = |name: &str| {
+            lines.iter().skip(1).find_map(|line| {
+                let (n, v) = line.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+        };
+        let length: usize = field("Content-Length")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(bad)?;
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        let close = field("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        Ok(Answer {
+            status,
+            close,
+            body,
+        })
+    }
+
+    /// The server closed the connection (after everything was read).
+    pub fn at_end(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0))
+    }
+}
