@@ -462,7 +462,7 @@ impl Worker {
                 self.drain = Drain::Started {
                     close_idle_at: now + grace,
                 };
-                self.close_idle_before(now.checked_sub(grace).unwrap_or(now));
+                self.close_idle_longer_than(grace, now);
             }
             Drain::Started { close_idle_at } if now >= close_idle_at => {
                 self.drain = Drain::ClosingIdle;
@@ -574,11 +574,14 @@ impl Worker {
         }
     }
 
-    /// Closes the keep-alive connections that went idle before `since`,
-    /// longest-idle first: the idle list is in that order, so this looks at
-    /// no other connection.
-    fn close_idle_before(&mut self, since: Instant) {
-        let latest = since + self.config.keepalive_timeout;
+    /// Closes the keep-alive connections idle for longer than `idle`,
+    /// longest-idle first: the idle list is in that order (its deadlines
+    /// are "went idle + `--keepalive-timeout`"), so this looks at no other
+    /// connection.
+    fn close_idle_longer_than(&mut self, idle: Duration, now: Instant) {
+        let Some(latest) = (now + self.config.keepalive_timeout).checked_sub(idle) else {
+            return;
+        };
         while let Some((key, at)) = self.deadlines.first(Wait::Idle) {
             if at > latest {
                 break;

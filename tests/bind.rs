@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Command;
@@ -270,22 +270,12 @@ fn an_upgrade_keeps_every_listener_and_fails_no_request() {
         for addr in [v4, v6] {
             let (stop, tally) = (stop.clone(), tally.clone());
             loopers.push(thread::spawn(move || {
-                let connect = || {
-                    let stream = TcpStream::connect(addr)?;
-                    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-                    Ok(stream)
-                };
-                keep_asking(connect, &stop, &tally)
+                keep_asking(|| tcp_with_timeout(addr), &stop, &tally)
             }));
         }
         let (stop, tally, path) = (stop.clone(), tally.clone(), path.clone());
         loopers.push(thread::spawn(move || {
-            let connect = || {
-                let stream = UnixStream::connect(&path)?;
-                stream.set_read_timeout(Some(IO_TIMEOUT))?;
-                Ok(stream)
-            };
-            keep_asking(connect, &stop, &tally)
+            keep_asking(|| unix_with_timeout(&path), &stop, &tally)
         }));
     }
     assert!(poll_until(Duration::from_secs(20), || {

@@ -7,7 +7,6 @@ mod common;
 use common::tls::Https;
 use common::*;
 use std::fs;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,10 +16,6 @@ use std::time::Duration;
 
 const BIG: usize = 64 * 1024 * 1024;
 const LOOPERS: usize = 50;
-
-fn read_pid(pid_file: &Path) -> Option<u32> {
-    fs::read_to_string(pid_file).ok()?.trim().parse().ok()
-}
 
 #[test]
 fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
@@ -68,14 +63,7 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     let loopers: Vec<_> = (0..LOOPERS)
         .map(|_| {
             let (stop, tally) = (stop.clone(), tally.clone());
-            thread::spawn(move || {
-                let connect = || {
-                    let stream = TcpStream::connect(addr)?;
-                    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-                    Ok(stream)
-                };
-                keep_asking(connect, &stop, &tally)
-            })
+            thread::spawn(move || keep_asking(|| tcp_with_timeout(addr), &stop, &tally))
         })
         .collect();
     assert!(poll_until(Duration::from_secs(20), || {

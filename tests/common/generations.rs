@@ -2,12 +2,15 @@
 //! process the test did not start itself), keep-alive clients that keep
 //! asking across a hand-over, and a small client over any byte stream.
 
-use super::{get_request, raw_request, wait_new_pid};
+use super::{IO_TIMEOUT, get_request, poll_until, raw_request};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A process this test started indirectly (a new generation): killed on
 /// drop if still there.
@@ -15,6 +18,8 @@ pub struct Generation(pub u32);
 
 impl Generation {
     pub fn running(&self) -> bool {
+        // A process that exited but was not reaped yet (its parent, init,
+        // may be slow) shows as a zombie.
         fs::read_to_string(format!("/proc/{}/stat", self.0))
             .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
     }
@@ -73,10 +78,36 @@ pub fn keep_asking<S: Read + Write>(
     }
 }
 
+/// The PID a `--pid-file` holds, if it holds one.
+pub fn read_pid(pid_file: &Path) -> Option<u32> {
+    fs::read_to_string(pid_file).ok()?.trim().parse().ok()
+}
+
 /// Waits (at most 20 s) until `pid_file` names a process other than `old`:
 /// the next generation, killed when the test drops it.
 pub fn wait_new_generation(pid_file: &Path, old: u32) -> Generation {
-    Generation(wait_new_pid(pid_file, old))
+    let mut pid = None;
+    let changed = poll_until(Duration::from_secs(20), || {
+        pid = read_pid(pid_file).filter(|&p| p != old);
+        pid.is_some()
+    });
+    assert!(changed, "the PID file still names {old}");
+    Generation(pid.unwrap())
+}
+
+/// A TCP connection for [`keep_asking`], with the tests' read timeout.
+pub fn tcp_with_timeout(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
+}
+
+/// A Unix-socket connection for [`keep_asking`], with the tests' read
+/// timeout.
+pub fn unix_with_timeout(path: &Path) -> io::Result<UnixStream> {
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(stream)
 }
 
 /// One response, as [`RawClient`] read it.

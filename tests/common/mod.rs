@@ -1409,18 +1409,3 @@ pub fn logged(server: &Server, target: &str) -> String {
         .wait_stdout_line(Duration::from_secs(5), |l| l.contains(&needle))
         .unwrap_or_else(|| panic!("no line for {target}: {:?}", server.stdout_lines()))
 }
-
-/// The PID in `pid_file` once it names a process other than `old` (a
-/// next generation), waited for (at most 20 s).
-pub fn wait_new_pid(pid_file: &Path, old: u32) -> u32 {
-    let mut pid = None;
-    let changed = poll_until(Duration::from_secs(20), || {
-        pid = std::fs::read_to_string(pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .filter(|&p| p != old);
-        pid.is_some()
-    });
-    assert!(changed, "the PID file still names {old}");
-    pid.unwrap()
-}
