@@ -14,9 +14,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 fn site() -> DocRoot {
@@ -263,24 +260,14 @@ fn an_upgrade_keeps_every_listener_and_fails_no_request() {
     let old = server.pid();
     let (v4, v6) = (server.addrs()[0], server.addrs()[1]);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let mut loopers = Vec::new();
+    let mut clients = Loopers::default();
     for _ in 0..4 {
-        for addr in [v4, v6] {
-            let (stop, tally) = (stop.clone(), tally.clone());
-            loopers.push(thread::spawn(move || {
-                keep_asking(|| tcp_with_timeout(addr), &stop, &tally)
-            }));
-        }
-        let (stop, tally, path) = (stop.clone(), tally.clone(), path.clone());
-        loopers.push(thread::spawn(move || {
-            keep_asking(|| unix_with_timeout(&path), &stop, &tally)
-        }));
+        clients.spawn(move || tcp_with_timeout(v4));
+        clients.spawn(move || tcp_with_timeout(v6));
+        let path = path.clone();
+        clients.spawn(move || unix_with_timeout(&path));
     }
-    assert!(poll_until(Duration::from_secs(20), || {
-        tally.answered.load(Ordering::Relaxed) >= 300
-    }));
+    assert!(clients.wait_answered(300));
 
     server.send_signal(libc::SIGUSR2);
     let new = wait_new_generation(&pid_file, old);
@@ -296,21 +283,8 @@ fn an_upgrade_keeps_every_listener_and_fails_no_request() {
     ))));
 
     // The clients go on, answered by the new generation alone.
-    let before = tally.answered.load(Ordering::Relaxed);
-    assert!(poll_until(Duration::from_secs(20), || {
-        tally.answered.load(Ordering::Relaxed) >= before + 300
-    }));
-    stop.store(true, Ordering::SeqCst);
-    for looper in loopers {
-        looper.join().unwrap();
-    }
-    let failures = tally.failures.lock().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    assert!(clients.wait_answered(300));
+    clients.finish();
 
     // The new generation owns the socket file now: it goes when it stops.
     assert_eq!(unix_get(&path, "/a.txt").0, 200);

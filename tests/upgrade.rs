@@ -9,8 +9,7 @@ use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -58,17 +57,11 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     });
     started.recv_timeout(Duration::from_secs(30)).unwrap();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let loopers: Vec<_> = (0..LOOPERS)
-        .map(|_| {
-            let (stop, tally) = (stop.clone(), tally.clone());
-            thread::spawn(move || keep_asking(|| tcp_with_timeout(addr), &stop, &tally))
-        })
-        .collect();
-    assert!(poll_until(Duration::from_secs(20), || {
-        tally.answered.load(Ordering::Relaxed) >= 500
-    }));
+    let mut clients = Loopers::default();
+    for _ in 0..LOOPERS {
+        clients.spawn(move || tcp_with_timeout(addr));
+    }
+    assert!(clients.wait_answered(500));
 
     server.send_signal(libc::SIGUSR2);
     let new = wait_new_generation(&pid_file, old);
@@ -83,21 +76,8 @@ fn an_upgrade_under_load_fails_nothing_and_the_old_generation_exits_0() {
     assert_eq!(status.code(), Some(0), "{:?}", server.stderr_lines());
 
     // The clients go on, now answered by the new generation alone.
-    let before = tally.answered.load(Ordering::Relaxed);
-    assert!(poll_until(Duration::from_secs(20), || {
-        tally.answered.load(Ordering::Relaxed) >= before + 500
-    }));
-    stop.store(true, Ordering::SeqCst);
-    for looper in loopers {
-        looper.join().unwrap();
-    }
-    let failures = tally.failures.lock().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    assert!(clients.wait_answered(500));
+    clients.finish();
 
     // The new generation serves both listeners, and its PID file stays.
     assert!(new.running());

@@ -8,8 +8,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// A process this test started indirectly (a new generation): killed on
@@ -41,16 +42,57 @@ impl Drop for Generation {
 
 /// What the looping clients saw.
 #[derive(Default)]
-pub struct Tally {
-    pub answered: AtomicU64,
-    pub failures: Mutex<Vec<String>>,
+struct Tally {
+    answered: AtomicU64,
+    failures: Mutex<Vec<String>>,
+}
+
+/// Keep-alive clients, each on its own thread, asking for `/a.txt` over
+/// and over ([`keep_asking`]) until [`finish`](Loopers::finish).
+#[derive(Default)]
+pub struct Loopers {
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Loopers {
+    /// Starts one more client, on connections that `connect` opens.
+    pub fn spawn<S: Read + Write>(&mut self, connect: impl Fn() -> io::Result<S> + Send + 'static) {
+        let (stop, tally) = (self.stop.clone(), self.tally.clone());
+        self.threads
+            .push(thread::spawn(move || keep_asking(connect, &stop, &tally)));
+    }
+
+    /// Waits (at most 20 s) until `more` requests past those answered so
+    /// far are answered.
+    pub fn wait_answered(&self, more: u64) -> bool {
+        let answered = || self.tally.answered.load(Ordering::Relaxed);
+        let target = answered() + more;
+        poll_until(Duration::from_secs(20), || answered() >= target)
+    }
+
+    /// Stops the clients and asserts that none of them saw a failure.
+    pub fn finish(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        let failures = self.tally.failures.lock().unwrap();
+        assert!(
+            failures.is_empty(),
+            "{} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+    }
 }
 
 /// Asks for `/a.txt` over and over on keep-alive connections that
 /// `connect` opens, reconnecting after `Connection: close`, until `stop`.
 /// Anything else (an error, a wrong answer, a refused connection) is a
 /// failure.
-pub fn keep_asking<S: Read + Write>(
+fn keep_asking<S: Read + Write>(
     connect: impl Fn() -> io::Result<S>,
     stop: &AtomicBool,
     tally: &Tally,
