@@ -11,7 +11,9 @@
 # package-lock.json), which tests/browser.rs uses to load a listing in a
 # real browser; `curl`, which tests/bind.rs sends through a Unix socket
 # (`--unix-socket`). A test that needs a tool that is missing fails and names
-# this script; it never skips.
+# this script; it never skips. Three tests need the IPv6 loopback (::1):
+# where there is none they fail too, unless SWS_TEST_NO_IPV6=1 asks to skip
+# them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -24,16 +24,6 @@ fn site() -> DocRoot {
 
 /// Whether this machine has an IPv6 loopback address; the tests that
 /// need one skip without it, as tests/cli.rs does.
-fn ipv6_loopback() -> bool {
-    match std::net::TcpListener::bind("[::1]:0") {
-        Ok(_) => true,
-        Err(err) => {
-            eprintln!("skipping: no IPv6 loopback here ({err})");
-            false
-        }
-    }
-}
-
 #[test]
 fn two_addresses_answer_on_one_port_and_the_start_line_lists_both() {
     if !ipv6_loopback() {

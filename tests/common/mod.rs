@@ -106,6 +106,22 @@ fn spawn_reader<R: Read + Send + 'static>(
     });
 }
 
+/// Whether the IPv6 tests run: they need the IPv6 loopback (`::1`). Where
+/// there is none they fail, naming it, unless `SWS_TEST_NO_IPV6=1` asks to
+/// skip them (said on stderr): a test never skips silently.
+pub fn ipv6_loopback() -> bool {
+    let Err(err) = std::net::TcpListener::bind("[::1]:0") else {
+        return true;
+    };
+    if std::env::var_os("SWS_TEST_NO_IPV6").is_some_and(|v| v == "1") {
+        eprintln!("skipping (SWS_TEST_NO_IPV6=1): no IPv6 loopback here ({err})");
+        return false;
+    }
+    panic!(
+        "this test needs the IPv6 loopback, ::1, which this machine lacks ({err}); SWS_TEST_NO_IPV6=1 skips it"
+    );
+}
+
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
 pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
