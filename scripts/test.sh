@@ -11,9 +11,9 @@
 # package-lock.json), which tests/browser.rs uses to load a listing in a
 # real browser; `curl`, which tests/bind.rs sends through a Unix socket
 # (`--unix-socket`). A test that needs a tool that is missing fails and names
-# this script; it never skips. Three tests need the IPv6 loopback (::1):
-# where there is none they fail too, unless SWS_TEST_NO_IPV6=1 asks to skip
-# them.
+# this script; it never skips. A test the machine cannot run (no IPv6
+# loopback, a hard open-file limit too low for its connections) fails too,
+# saying why, unless SWS_TEST_ALLOW_SKIPS=1 lets it skip (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -22,8 +22,6 @@ fn site() -> DocRoot {
     root
 }
 
-/// Whether this machine has an IPv6 loopback address; the tests that
-/// need one skip without it, as tests/cli.rs does.
 #[test]
 fn two_addresses_answer_on_one_port_and_the_start_line_lists_both() {
     if !ipv6_loopback() {

@@ -106,20 +106,24 @@ fn spawn_reader<R: Read + Send + 'static>(
     });
 }
 
-/// Whether the IPv6 tests run: they need the IPv6 loopback (`::1`). Where
-/// there is none they fail, naming it, unless `SWS_TEST_NO_IPV6=1` asks to
-/// skip them (said on stderr): a test never skips silently.
-pub fn ipv6_loopback() -> bool {
-    let Err(err) = std::net::TcpListener::bind("[::1]:0") else {
-        return true;
-    };
-    if std::env::var_os("SWS_TEST_NO_IPV6").is_some_and(|v| v == "1") {
-        eprintln!("skipping (SWS_TEST_NO_IPV6=1): no IPv6 loopback here ({err})");
+/// A test that cannot run on this machine fails, saying why, unless
+/// `SWS_TEST_ALLOW_SKIPS=1` lets it skip (said on stderr): a test never
+/// skips silently. Returns false where the test is to return at once.
+pub fn cannot_run(why: &str) -> bool {
+    if std::env::var_os("SWS_TEST_ALLOW_SKIPS").is_some_and(|v| v == "1") {
+        eprintln!("SKIPPED (SWS_TEST_ALLOW_SKIPS=1): {why}");
         return false;
     }
-    panic!(
-        "this test needs the IPv6 loopback, ::1, which this machine lacks ({err}); SWS_TEST_NO_IPV6=1 skips it"
-    );
+    panic!("cannot run here: {why} (SWS_TEST_ALLOW_SKIPS=1 skips this test)");
+}
+
+/// Whether this machine has the IPv6 loopback (`::1`) that the IPv6 tests
+/// need; see [`cannot_run`] for where it has none.
+pub fn ipv6_loopback() -> bool {
+    match std::net::TcpListener::bind("[::1]:0") {
+        Ok(_) => true,
+        Err(err) => cannot_run(&format!("no IPv6 loopback, ::1 ({err})")),
+    }
 }
 
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
@@ -1302,7 +1306,8 @@ pub fn breadcrumbs(html: &str) -> Vec<Link> {
 }
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit. Returns
-/// false (after printing why) when the hard limit is below `needed`.
+/// false where the hard limit is below `needed` and [`cannot_run`] lets
+/// the test skip.
 pub fn raise_fd_limit(needed: u64) -> bool {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -1315,10 +1320,9 @@ pub fn raise_fd_limit(needed: u64) -> bool {
     #[allow(clippy::unnecessary_cast)]
     let max = limit.rlim_max as u64;
     if max < needed {
-        eprintln!(
-            "SKIPPED: the hard open-file limit ({max}) is below the {needed} this test needs"
-        );
-        return false;
+        return cannot_run(&format!(
+            "the hard open-file limit ({max}) is below the {needed} this test needs"
+        ));
     }
     if limit.rlim_cur < limit.rlim_max {
         let raised = libc::rlimit {
