@@ -71,6 +71,9 @@ AB_N=${AB_N:-20000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=compare
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SERVERS=(ours nginx lighttpd h2o caddy)
 # The servers "best peer" is taken from; caddy is a reference column only.
 PEERS=(nginx lighttpd h2o)
@@ -90,12 +93,6 @@ declare -A LABEL=(
     [tls_ab]="HTTPS ab -c50 -n${AB_N} 1k.bin (a full handshake per request)"
 )
 
-log() { echo "[compare] $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
 # The rows of each mode (plain HTTP, HTTPS) that were asked for.
 PLAIN_ROWS=()
 TLS_ROWS=()
@@ -109,43 +106,10 @@ MODES=()
 ((${#MODES[@]})) || die "no rows selected"
 selected() { [[ " ${ROWS[*]} " == *" $1 "* ]]; }
 
-NOTES=()
-note() {
-    NOTES+=("$*")
-    log "note: $*"
-}
-
 # ---------------------------------------------------------------- cleanup
 TMP=""
-POLICY_RC=""
-declare -A TRACKED=() # pid -> expected /proc/<pid>/comm
-
-track() { TRACKED[$1]=$2; }
-untrack() { unset "TRACKED[$1]"; }
-
-# True if $1 is alive and still the process we started (guards against PID reuse).
-ours_alive() {
-    local pid=$1 comm
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "${TRACKED[$pid]:-}" ]]
-}
-
 cleanup() {
-    local pid
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
-    done
-    for _ in {1..50}; do
-        local left=0
-        for pid in "${!TRACKED[@]}"; do
-            ours_alive "$pid" && left=1
-        done
-        ((left)) || break
-        sleep 0.1
-    done
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_tracked
     [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     [[ -n $TMP ]] && rm -rf "$TMP"
     return 0
@@ -157,49 +121,20 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- tools
 declare -A PACKAGE=([wrk]=wrk [ab]=apache2-utils [nginx]=nginx [lighttpd]=lighttpd [h2o]=h2o
     [caddy]=caddy [curl]=curl [openssl]=openssl)
-export PATH="$PATH:/usr/sbin:/sbin"
-missing=()
-for tool in wrk ab nginx lighttpd h2o caddy curl openssl; do
-    command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
-done
 # lighttpd's TLS module is a package of its own on Debian.
+modules=()
 if ((${#TLS_ROWS[@]})) && command -v dpkg-query >/dev/null &&
     ! dpkg-query -W -f='${Status}' lighttpd-mod-openssl 2>/dev/null | grep -q 'ok installed'; then
-    missing+=(lighttpd-mod-openssl)
+    modules+=(lighttpd-mod-openssl)
 fi
-if ((${#missing[@]})); then
-    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install them"
-    log "installing ${missing[*]}"
-    # Keep the packages' own services (on port 80) from being started.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        POLICY_RC=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-        chmod +x "$POLICY_RC"
-    fi
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    if [[ -n $POLICY_RC ]]; then
-        rm -f "$POLICY_RC"
-        POLICY_RC=""
-    fi
-fi
-for tool in wrk ab nginx lighttpd h2o caddy curl openssl setsid; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+install_missing wrk ab nginx lighttpd h2o caddy curl openssl -- "${modules[@]}"
+require wrk ab nginx lighttpd h2o caddy curl openssl setsid
 
 # ---------------------------------------------------------------- setup
-hard=$(ulimit -Hn)
-if [[ $hard == unlimited ]] || ((hard > 65536)); then
-    ulimit -n 65536
-else
-    ulimit -n "$hard"
-fi
+raise_nofile
 (($(ulimit -n) >= 4096)) || note "ulimit -n is only $(ulimit -n): the -c1000 runs may fail"
 
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-[[ -x $BIN ]] || die "no binary at $BIN"
+build_release
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-compare.XXXXXX")
 WWW=$TMP/www
@@ -235,68 +170,6 @@ if ((${#TLS_ROWS[@]})); then
         -keyout "$KEY" -out "$CERT" 2>"$TMP/tls/openssl.log" ||
         die "cannot make the test certificate: $(tail -n3 "$TMP/tls/openssl.log")"
 fi
-
-# A port nothing listens on, below the usual ephemeral range.
-free_port() {
-    local port
-    for _ in {1..200}; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Waits until $PORT accepts connections while $MAIN_PID lives.
-wait_ready() {
-    for _ in {1..100}; do
-        ours_alive "$MAIN_PID" || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-# Records the server's child processes (workers) so cleanup can find them
-# even if the master dies first.
-track_children() {
-    local child
-    for child in $(pgrep -P "$MAIN_PID" || true); do
-        track "$child" "$(cat "/proc/$child/comm" 2>/dev/null || echo '?')"
-    done
-}
-
-# Warns if the server listens anywhere but 127.0.0.1.
-check_bind() {
-    command -v ss >/dev/null || return 0
-    local other
-    other=$(ss -Hltnp 2>/dev/null | grep -E "pid=$MAIN_PID," | awk '{print $4}' | grep -v '^127\.0\.0\.1:' || true)
-    [[ -z $other ]] || note "$1 also listens on: $other"
-}
-
-# Starts a server in its own session (lighttpd signals its whole process
-# group on shutdown), with stdout and stderr to a file, and waits until $! has
-# exec'd the server: without job control setsid does not fork, so $! is the
-# server itself.
-spawn() {
-    local comm=$1 log=$2
-    shift 2
-    setsid "$@" </dev/null >>"$log" 2>&1 &
-    MAIN_PID=$!
-    track "$MAIN_PID" "$comm"
-    local now
-    for _ in {1..100}; do
-        now=$(cat "/proc/$MAIN_PID/comm" 2>/dev/null) || return 0 # died: wait_ready reports it
-        [[ $now == "$comm" ]] && return 0
-        [[ $now == bash || $now == setsid ]] || die "cannot track $comm's PID ($MAIN_PID is $now)"
-        sleep 0.02
-    done
-    die "$comm did not start"
-}
 
 # start_SERVER TAG MODE starts that server on 127.0.0.1 for MODE (plain or
 # tls), sets MAIN_PID, PORT and BASE (the URL up to the port), and returns
@@ -566,36 +439,6 @@ $(tail -n5 "$TMP/$server".*.check.*/*.log "$TMP/$server".*.check.*.log 2>/dev/nu
 }
 declare -A TLS_INFO=()
 
-# Stops $MAIN_PID (ours: SIGINT, a graceful drain; the others: SIGTERM) and
-# returns its exit status.
-stop_server() {
-    local name=$1 sig=TERM rc=0
-    [[ $name == ours ]] && sig=INT
-    if ours_alive "$MAIN_PID"; then
-        kill "-$sig" "$MAIN_PID" 2>/dev/null || true
-        for _ in {1..100}; do
-            ours_alive "$MAIN_PID" || break
-            sleep 0.1
-        done
-        if ours_alive "$MAIN_PID"; then
-            note "$name did not stop within 10 s of SIG$sig; killed"
-            kill -KILL "$MAIN_PID" 2>/dev/null || true
-        fi
-    fi
-    wait "$MAIN_PID" 2>/dev/null || rc=$?
-    untrack "$MAIN_PID"
-    # Workers exit with their master; wait for any left.
-    local pid
-    for pid in "${!TRACKED[@]}"; do
-        for _ in {1..50}; do
-            ours_alive "$pid" || break
-            sleep 0.1
-        done
-        ours_alive "$pid" || untrack "$pid"
-    done
-    return "$rc"
-}
-
 # ---------------------------------------------------------------- runs
 # Each result line: rps connect read write timeout non2xx failed
 # record ROW SERVER ROUND "RPS ERRORS…": one line per round, and the round's
@@ -603,19 +446,6 @@ stop_server() {
 record() {
     echo "$4" >>"$RES/$1.$2"
     echo "$3 ${4%% *}" >>"$RES/$1.$2.rounds"
-}
-
-# CPU time (user + system, in clock ticks) of the server under test: every
-# thread of $MAIN_PID and of its child processes (nginx's and lighttpd's
-# workers).
-server_ticks() {
-    local pid task total=0
-    for pid in "$MAIN_PID" $(pgrep -P "$MAIN_PID" || true); do
-        for task in /proc/"$pid"/task/*; do
-            total=$((total + $(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0)))
-        done
-    done
-    echo "$total"
 }
 
 # Records the server's CPU microseconds per request for a run: less noisy
@@ -775,20 +605,6 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 done
 
 # ---------------------------------------------------------------- report
-# Median of the numeric first fields of a result file, or NA.
-median() {
-    [[ -f $1 ]] || {
-        echo NA
-        return
-    }
-    awk '$1 != "NA" {print $1}' "$1" | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "NA"; exit }
-            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-        }'
-}
-
 # Error totals over the rounds of a result file, as "0" or "read 12, timeout 3".
 errors() {
     [[ -f $1 ]] || {
@@ -853,8 +669,7 @@ version_ab=$(ab -V 2>&1 | head -n1 | sed -E 's/.*Version ([^ ]+).*/\1/' || true)
 version_openssl=$(openssl version 2>/dev/null | awk '{print $2}' || true)
 version_caddy=$(caddy version 2>/dev/null | head -n1 | awk '{print $1}' | sed 's/^v//' || true)
 version_ours=$("$BIN" --version 2>/dev/null | awk '{print $2}' || true)
-rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+rev=$(repo_rev)
 
 # "| a | b | c | d | e |" from the medians of $RES/ROW.SERVER$1 for every server.
 cells() {
@@ -991,8 +806,4 @@ done
 echo "nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · ab -n $AB_N · \
 ours $version_ours ($rev) · nginx $version_nginx · lighttpd $version_lighttpd · h2o $version_h2o · \
 caddy $version_caddy (GOMAXPROCS $WORKERS) · 1 GiB rows ${DUR_1G}s per wrk run · wrk $version_wrk · ab $version_ab · OpenSSL $version_openssl · took $(($(date +%s) - started))s"
-if ((${#NOTES[@]})); then
-    echo
-    echo "Notes:"
-    printf -- '- %s\n' "${NOTES[@]}"
-fi
+print_notes

@@ -51,6 +51,9 @@ COMPRESS=${COMPRESS:-default}
 NGINX_REUSEPORT=${NGINX_REUSEPORT:-1}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=compression
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SERVERS=(ours nginx_gzip nginx_static caddy)
 ROWS=(gzip zstd br)
 # The codings each server is run with; the first row's peers, in order.
@@ -60,49 +63,10 @@ declare -A NAME=([ours]=ours [nginx_gzip]="nginx gzip on (level 1)"
 # Comparisons in the table: "row peer", ours against that peer on that row.
 COMPARISONS=("gzip nginx_gzip" "gzip nginx_static" "zstd caddy" "br -")
 
-log() { echo "[compression] $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-NOTES=()
-note() {
-    NOTES+=("$*")
-    log "note: $*"
-}
-
 # ---------------------------------------------------------------- cleanup
 TMP=""
-POLICY_RC=""
-declare -A TRACKED=() # pid -> expected /proc/<pid>/comm
-
-track() { TRACKED[$1]=$2; }
-untrack() { unset "TRACKED[$1]"; }
-
-# True if $1 is alive and still the process we started (guards against PID reuse).
-ours_alive() {
-    local pid=$1 comm
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "${TRACKED[$pid]:-}" ]]
-}
-
 cleanup() {
-    local pid
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
-    done
-    for _ in {1..50}; do
-        local left=0
-        for pid in "${!TRACKED[@]}"; do
-            ours_alive "$pid" && left=1
-        done
-        ((left)) || break
-        sleep 0.1
-    done
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_tracked
     [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     [[ -n $TMP ]] && rm -rf "$TMP"
     return 0
@@ -115,37 +79,11 @@ trap 'exit 143' TERM
 # gzip, zstd and brotli decode the bodies in the checks.
 declare -A PACKAGE=([wrk]=wrk [nginx]=nginx [caddy]=caddy [curl]=curl [gzip]=gzip [zstd]=zstd
     [brotli]=brotli)
-export PATH="$PATH:/usr/sbin:/sbin"
-missing=()
-for tool in wrk nginx caddy curl gzip zstd brotli; do
-    command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
-done
-if ((${#missing[@]})); then
-    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install them"
-    log "installing ${missing[*]}"
-    # Keep the packages' own services (nginx on port 80, caddy on 80 and
-    # its admin port) from being started.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        POLICY_RC=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-        chmod +x "$POLICY_RC"
-    fi
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    if [[ -n $POLICY_RC ]]; then
-        rm -f "$POLICY_RC"
-        POLICY_RC=""
-    fi
-fi
-for tool in wrk nginx caddy curl gzip zstd brotli setsid; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+install_missing wrk nginx caddy curl gzip zstd brotli
+require wrk nginx caddy curl gzip zstd brotli setsid
 
 # ---------------------------------------------------------------- setup
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-[[ -x $BIN ]] || die "no binary at $BIN"
+build_release
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-compression.XXXXXX")
 WWW=$TMP/www
@@ -191,67 +129,6 @@ fi
 gzip -9 -k -n "$JS"
 JS_BYTES=$(stat -c %s "$JS")
 log "docroot $WWW: app.js $JS_BYTES bytes ($JS_SOURCE), app.js.gz $(stat -c %s "$JS.gz") bytes"
-
-# A port nothing listens on, below the usual ephemeral range.
-free_port() {
-    local port
-    for _ in {1..200}; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Waits until $PORT accepts connections while $MAIN_PID lives.
-wait_ready() {
-    for _ in {1..100}; do
-        ours_alive "$MAIN_PID" || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-# Records the server's child processes (nginx's workers) so cleanup can find
-# them even if the master dies first.
-track_children() {
-    local child
-    for child in $(pgrep -P "$MAIN_PID" || true); do
-        track "$child" "$(cat "/proc/$child/comm" 2>/dev/null || echo '?')"
-    done
-}
-
-# Warns if the server listens anywhere but 127.0.0.1.
-check_bind() {
-    command -v ss >/dev/null || return 0
-    local other
-    other=$(ss -Hltnp 2>/dev/null | grep -E "pid=$MAIN_PID," | awk '{print $4}' | grep -v '^127\.0\.0\.1:' || true)
-    [[ -z $other ]] || note "$1 also listens on: $other"
-}
-
-# Starts a server in its own session, with stdout and stderr to a file, and
-# waits until $! has exec'd the server: without job control setsid does not
-# fork, so $! is the server itself.
-spawn() {
-    local comm=$1 log=$2
-    shift 2
-    setsid "$@" </dev/null >>"$log" 2>&1 &
-    MAIN_PID=$!
-    track "$MAIN_PID" "$comm"
-    local now
-    for _ in {1..100}; do
-        now=$(cat "/proc/$MAIN_PID/comm" 2>/dev/null) || return 0 # died: wait_ready reports it
-        [[ $now == "$comm" ]] && return 0
-        [[ $now == bash || $now == setsid ]] || die "cannot track $comm's PID ($MAIN_PID is $now)"
-        sleep 0.02
-    done
-    die "$comm did not start"
-}
 
 # start_SERVER TAG starts that server on 127.0.0.1, sets MAIN_PID and BASE,
 # and returns non-zero if it did not come up.
@@ -378,36 +255,6 @@ start_server() {
     return 1
 }
 
-# Stops $MAIN_PID (ours: SIGINT, a graceful drain; the others: SIGTERM) and
-# returns its exit status.
-stop_server() {
-    local name=$1 sig=TERM rc=0
-    [[ $name == ours ]] && sig=INT
-    if ours_alive "$MAIN_PID"; then
-        kill "-$sig" "$MAIN_PID" 2>/dev/null || true
-        for _ in {1..100}; do
-            ours_alive "$MAIN_PID" || break
-            sleep 0.1
-        done
-        if ours_alive "$MAIN_PID"; then
-            note "$name did not stop within 10 s of SIG$sig; killed"
-            kill -KILL "$MAIN_PID" 2>/dev/null || true
-        fi
-    fi
-    wait "$MAIN_PID" 2>/dev/null || rc=$?
-    untrack "$MAIN_PID"
-    # Workers exit with their master; wait for any left.
-    local pid
-    for pid in "${!TRACKED[@]}"; do
-        for _ in {1..50}; do
-            ours_alive "$pid" || break
-            sleep 0.1
-        done
-        ours_alive "$pid" || untrack "$pid"
-    done
-    return "$rc"
-}
-
 # ---------------------------------------------------------------- checks
 # fetch CODING: one GET of app.js with "Accept-Encoding: CODING", the body
 # as sent (curl does not decode it) in $TMP/body, the headers in
@@ -456,18 +303,6 @@ check() {
 }
 
 # ---------------------------------------------------------------- runs
-# CPU time (user + system, in clock ticks) of the server under test: every
-# thread of $MAIN_PID and of its child processes (nginx's workers).
-server_ticks() {
-    local pid task total=0
-    for pid in "$MAIN_PID" $(pgrep -P "$MAIN_PID" || true); do
-        for task in /proc/"$pid"/task/*; do
-            total=$((total + $(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0)))
-        done
-    done
-    echo "$total"
-}
-
 # CPU time the whole machine spent busy (every state but idle and iowait),
 # in clock ticks, all cores together.
 machine_ticks() {
@@ -587,20 +422,6 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 done
 
 # ---------------------------------------------------------------- report
-# Median of the numeric first fields of a result file, or NA.
-median() {
-    [[ -f $1 ]] || {
-        echo NA
-        return
-    }
-    awk '$1 != "NA" {print $1}' "$1" | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            if (NR == 0) { print "NA"; exit }
-            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
-        }'
-}
-
 # Ours / peer round by round: "1.02 (0.91–1.12)", the median and the range.
 round_ratios() {
     [[ -f $1 && -f $2 ]] || {
@@ -643,8 +464,7 @@ version_nginx=$(nginx -v 2>&1 | sed 's|.*nginx/||' || true)
 version_caddy=$(caddy version 2>/dev/null | awk '{print $1}' || true)
 version_wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)
 version_ours=$("$BIN" --version 2>/dev/null | awk '{print $2}' || true)
-rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+rev=$(repo_rev)
 
 echo
 echo "## Compressed responses: app.js ($JS_BYTES bytes), wrk -t1 -c$CONNS, median over $REPEATS round(s)"
@@ -697,8 +517,4 @@ echo "nproc $(nproc) · load average before $load_before, after $(cut -d' ' -f1-
     "$(date -u '+%Y-%m-%d %H:%M UTC') · workers $WORKERS · ${DUR}s per wrk run · app.js from $JS_SOURCE ·" \
     "ours $version_ours ($rev, --compress $COMPRESS) · nginx $version_nginx · caddy $version_caddy ·" \
     "wrk $version_wrk · nginx reuseport $( ((NGINX_REUSEPORT)) && echo on || echo off) · took $(($(date +%s) - started))s"
-if ((${#NOTES[@]})); then
-    echo
-    echo "Notes:"
-    printf -- '- %s\n' "${NOTES[@]}"
-fi
+print_notes
