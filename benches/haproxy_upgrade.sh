@@ -41,17 +41,12 @@ CHECK_RISE=2
 CHECK_FALL=1
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-
-log() { echo "[haproxy_upgrade] $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+BENCH=haproxy_upgrade
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
 # ---------------------------------------------------------------- cleanup
 TMP=""
-POLICY_RC=""
-TRACKED=() # PIDs this script started, or that those started (new generations)
 
 # /proc/PID/stat's state letter, or nothing if PID is gone.
 proc_state() {
@@ -63,7 +58,9 @@ proc_state() {
 
 # True if PID is alive (not a zombie) and is one of ours: its command line
 # names the temp dir (the servers' root and PID file, HAProxy's config,
-# wrk's Lua script), which guards against PID reuse.
+# wrk's Lua script), which guards against PID reuse. It replaces lib.sh's
+# (a name in TRACKED): the PID a server's PID file names is vetted before
+# it is tracked, and a new generation has the same name as the old.
 ours_alive() {
     local pid=$1 state
     [[ -n $TMP && $pid =~ ^[0-9]+$ ]] || return 1
@@ -72,10 +69,13 @@ ours_alive() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$TMP/"
 }
 
+# Tracks the PIDs given: the processes this script started, or that those
+# started (new generations). Nothing to record beside them: ours_alive reads
+# the command line.
 track() {
     local pid
     for pid in "$@"; do
-        [[ " ${TRACKED[*]} " == *" $pid "* ]] || TRACKED+=("$pid")
+        if [[ $pid =~ ^[0-9]+$ ]]; then TRACKED[$pid]=""; fi
     done
 }
 
@@ -86,7 +86,7 @@ track_descendants() {
     for f in "$TMP"/pid.*; do
         [[ -f $f ]] && track "$(cat "$f" 2>/dev/null || true)"
     done
-    for pid in "${TRACKED[@]}"; do
+    for pid in "${!TRACKED[@]}"; do
         ours_alive "$pid" || continue
         for child in $(pgrep -P "$pid" 2>/dev/null || true); do
             ours_alive "$child" && track "$child"
@@ -95,28 +95,11 @@ track_descendants() {
 }
 
 cleanup() {
-    local pid left
     trap - EXIT INT TERM
-    if [[ -n $TMP ]]; then
-        track_descendants
-        # SIGINT: the servers drain at once (SIGTERM would first wait out
-        # --health-delay); HAProxy and wrk stop on it too.
-        for pid in "${TRACKED[@]}"; do
-            ours_alive "$pid" && kill -INT "$pid" 2>/dev/null || true
-        done
-        for _ in {1..50}; do
-            track_descendants
-            left=0
-            for pid in "${TRACKED[@]}"; do
-                ours_alive "$pid" && left=1
-            done
-            ((left)) || break
-            sleep 0.1
-        done
-        for pid in "${TRACKED[@]}"; do
-            ours_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-        done
-    fi
+    # SIGINT: the servers drain at once (SIGTERM would first wait out
+    # --health-delay); HAProxy and wrk stop on it too. Generations started
+    # meanwhile are tracked as they appear.
+    [[ -z $TMP ]] || stop_tracked INT track_descendants
     [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     if [[ -n $TMP ]]; then
         if [[ ${KEEP_TMP:-0} == 1 ]]; then
@@ -133,43 +116,12 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
 declare -A PACKAGE=([haproxy]=haproxy [wrk]=wrk [curl]=curl)
-export PATH="$PATH:/usr/sbin:/sbin"
-missing=()
-for tool in haproxy wrk curl; do
-    command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
-done
-if ((${#missing[@]})); then
-    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install them"
-    log "installing ${missing[*]}"
-    # Keep the packages' own services (haproxy's) from being started.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        POLICY_RC=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
-        chmod +x "$POLICY_RC"
-    fi
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    if [[ -n $POLICY_RC ]]; then
-        rm -f "$POLICY_RC"
-        POLICY_RC=""
-    fi
-fi
-for tool in haproxy wrk curl setsid pgrep timeout; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+install_missing haproxy wrk curl
+require haproxy wrk curl setsid pgrep timeout
 
 # ---------------------------------------------------------------- setup
-hard=$(ulimit -Hn)
-if [[ $hard == unlimited ]] || ((hard > 65536)); then
-    ulimit -n 65536
-else
-    ulimit -n "$hard"
-fi
-
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-[[ -x $BIN ]] || die "no binary at $BIN"
+raise_nofile
+build_release
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-haproxy.XXXXXX")
 WWW=$TMP/www
@@ -178,21 +130,14 @@ mkdir -p "$WWW"
 head -c 1024 /dev/urandom >"$WWW/a.txt"
 : >"$EVENTS"
 
-# Ports nothing listens on, below the usual ephemeral range, all distinct.
+# Six ports nothing listens on, all distinct.
 PORTS=()
-free_port() {
-    local port
-    for _ in {1..200}; do
-        port=$((20000 + RANDOM % 12000))
-        [[ " ${PORTS[*]} " == *" $port "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            PORTS+=("$port")
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-for _ in 1 2 3 4 5 6; do free_port; done
+for _ in {1..100}; do
+    ((${#PORTS[@]} < 6)) || break
+    port=$(free_port) || die "no free port found"
+    [[ " ${PORTS[*]} " == *" $port "* ]] || PORTS+=("$port")
+done
+((${#PORTS[@]} == 6)) || die "no free port found"
 FE_PORT=${PORTS[0]}
 STATS_PORT=${PORTS[1]}
 declare -A PORT=([s1]=${PORTS[2]} [s2]=${PORTS[3]})
@@ -567,8 +512,7 @@ row() { # label requests rps non2xx connect read write timeout
 version_ours=$("$BIN" --version 2>/dev/null | awk '{print $2}' || true)
 version_haproxy=$(haproxy -v 2>/dev/null | head -n1 | awk '{print $3}' || true)
 version_wrk=$(wrk -v 2>&1 | head -n1 | awk '{print $2}' || true)
-rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+rev=$(repo_rev)
 
 echo
 echo "## Live upgrades and restarts under load"

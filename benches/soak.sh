@@ -123,18 +123,21 @@ GROWTH_PCT=${GROWTH_PCT:-10}
 read -r -a SERVER_ARGS <<<"${SERVER_ARGS:-}"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=soak
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
-log() { echo "[soak] $(date -u +%H:%M:%S) $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# Timestamped: the lines of a half-hour run are read beside its samples.
+log() { echo "[$BENCH] $(date -u +%H:%M:%S) $*" >&2; }
 ((DURATION >= 3 * SAMPLE_EVERY)) || die "DURATION ($DURATION) must be at least 3 x SAMPLE_EVERY ($SAMPLE_EVERY)"
 
 # ---------------------------------------------------------------- cleanup
 TMP=""
-declare -A TRACKED=() # pid -> start time (field 22 of /proc/PID/stat)
+# track and ours_alive replace lib.sh's (a name in TRACKED): here TRACKED
+# maps a PID to its start time, read when it is tracked, which a later
+# process with the same PID cannot have, whatever its name.
 
+# Field 22 of /proc/PID/stat: when the process started.
 start_time() {
     local stat
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
@@ -157,22 +160,9 @@ ours_alive() {
 }
 
 cleanup() {
-    local pid left
     trap - EXIT INT TERM
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
-    done
-    for _ in {1..50}; do
-        left=0
-        for pid in "${!TRACKED[@]}"; do
-            ours_alive "$pid" && left=1
-        done
-        ((left)) || break
-        sleep 0.1
-    done
-    for pid in "${!TRACKED[@]}"; do
-        ours_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_tracked
+    [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     if [[ -n $TMP ]]; then
         if [[ ${KEEP_TMP:-0} == 1 ]]; then
             log "kept $TMP"
@@ -188,38 +178,18 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- tools
 declare -A PACKAGE=([wrk]=wrk [ab]=apache2-utils [slowhttptest]=slowhttptest [curl]=curl)
-export PATH="$PATH:/usr/sbin:/sbin"
-missing=()
-for tool in wrk ab slowhttptest curl; do
-    command -v "$tool" >/dev/null || missing+=("${PACKAGE[$tool]}")
-done
-if ((${#missing[@]})); then
-    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install them"
-    log "installing ${missing[*]}"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
-for tool in wrk ab slowhttptest curl python3 ss setsid timeout; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+install_missing wrk ab slowhttptest curl
+require wrk ab slowhttptest curl python3 ss setsid timeout
 
 # ---------------------------------------------------------------- setup
-hard=$(ulimit -Hn)
-if [[ $hard == unlimited ]] || ((hard > 65536)); then
-    ulimit -n 65536
-else
-    ulimit -n "$hard"
-fi
+raise_nofile
 NOFILE=$(ulimit -n)
 ((NOFILE >= 4096)) || die "ulimit -n is only $NOFILE; slowhttptest needs a few thousand"
 # slowhttptest takes at most 65539 connections a run, and no more than the
 # open-file limit.
 SLOWLORIS_MAX=$((NOFILE - 500 < 65000 ? NOFILE - 500 : 65000))
 
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-[[ -x $BIN ]] || die "no binary at $BIN"
+build_release
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-soak.XXXXXX")
 WWW=$TMP/www
@@ -1088,8 +1058,7 @@ fi
 
 # ---------------------------------------------------------------- report
 version_ours=$("$BIN" --version 2>/dev/null | awk '{ print $2 }' || true)
-rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$REPO" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+rev=$(repo_rev)
 export COMMAND DURATION SAMPLE_EVERY WORKERS WRK_CONNS AB_CONC AB_N SLOWLORIS_RATE SLOWREAD_CONNS \
     LATENCY_MS GROWTH_PCT CLK_TCK SERVER_RC OUT SERVER_LOG PORT
 export ABOUT="nproc $(nproc) · $(date -u '+%Y-%m-%d %H:%M UTC') · ours $version_ours ($rev) · $(wrk -v 2>&1 | head -n1 | awk '{ print "wrk", $2 }') · ab $(ab -V 2>&1 | awk '/^This is ApacheBench/ { print $5 }' | tr -d ,) · slowhttptest $(slowhttptest -h 2>&1 | sed -nE 's/.*version ([0-9.]+).*/\1/p' | head -n1)"
