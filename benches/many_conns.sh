@@ -30,13 +30,9 @@ WORKERS=${WORKERS:-2}
 ROUNDS=${ROUNDS:-1}
 read -r -a SERVERS <<<"${SERVERS:-ours nginx}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PATH="$PATH:/usr/sbin:/sbin"
-
-log() { echo "[many_conns] $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+BENCH=many_conns
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
 MAIN_PID=""
 TMP=""
@@ -44,6 +40,7 @@ cleanup() {
     if [[ -n $MAIN_PID ]] && kill -0 "$MAIN_PID" 2>/dev/null; then
         kill -KILL "$MAIN_PID" 2>/dev/null || true
     fi
+    [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     [[ -n $TMP ]] && rm -rf "$TMP"
     return 0
 }
@@ -54,12 +51,11 @@ trap 'exit 143' TERM
 for server in "${SERVERS[@]}"; do
     [[ $server == ours || $server == nginx ]] || die "unknown server '$server' (ours, nginx)"
 done
-if [[ " ${SERVERS[*]} " == *" nginx "* ]] && ! command -v nginx >/dev/null; then
-    ((EUID == 0)) || die "nginx is missing; run as root to install it"
-    log "installing nginx"
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx
+declare -A PACKAGE=([nginx]=nginx)
+if [[ " ${SERVERS[*]} " == *" nginx "* ]]; then
+    install_missing nginx
 fi
-command -v python3 >/dev/null || die "python3 not found"
+require python3
 
 # Descriptors: the soft limit up to the hard one; CONNS cut to fit.
 hard=$(ulimit -Hn)
@@ -75,38 +71,11 @@ fi
 SOURCES=$(((CONNS + 24999) / 25000))
 ((SOURCES <= 250)) || die "CONNS is too large for 127.0.0.2-127.0.0.251"
 
-if [[ -n ${BIN:-} ]]; then
-    [[ -x $BIN ]] || die "BIN=$BIN is not an executable"
-else
-    log "building simple-web-server (release)"
-    (cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-fi
+build_release "${BIN:-}"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sws-many.XXXXXX")
 mkdir -p "$TMP/www"
 head -c 1024 /dev/urandom >"$TMP/www/1k.bin"
-
-free_port() {
-    local port
-    for _ in {1..200}; do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    return 1
-}
-
-wait_ready() {
-    for _ in {1..100}; do
-        kill -0 "$MAIN_PID" 2>/dev/null || return 1
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # Ours: every connection allowed, idle ones kept for 10 minutes.
 start_ours() {
@@ -123,7 +92,7 @@ start_ours() {
         kill -0 "$MAIN_PID" 2>/dev/null || break
         sleep 0.1
     done
-    [[ -n $PORT ]] && wait_ready || die "ours did not start: $(tail -n3 "$log")"
+    [[ -n $PORT ]] && wait_ready pid_alive || die "ours did not start: $(tail -n3 "$log")"
     STOP=INT
 }
 
@@ -164,7 +133,7 @@ http {
 EOF
     nginx -e "$dir/error.log" -p "$dir/" -c "$dir/nginx.conf" </dev/null >"$dir/stderr.log" 2>&1 &
     MAIN_PID=$!
-    wait_ready || die "nginx did not start: $(tail -n3 "$dir/error.log" "$dir/stderr.log" 2>/dev/null)"
+    wait_ready pid_alive || die "nginx did not start: $(tail -n3 "$dir/error.log" "$dir/stderr.log" 2>/dev/null)"
     STOP=QUIT
 }
 

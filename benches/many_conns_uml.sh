@@ -27,42 +27,34 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UML_MEM=${UML_MEM:-10G}
 UML_TIMEOUT=${UML_TIMEOUT:-3000}
-export PATH="$PATH:/usr/sbin:/sbin"
+BENCH=many_conns_uml
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
-log() { echo "[many_conns_uml] $*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-missing=()
-command -v linux.uml >/dev/null || missing+=(user-mode-linux)
-command -v nginx >/dev/null || missing+=(nginx)
-if ((${#missing[@]})); then
-    ((EUID == 0)) || die "missing ${missing[*]}; run as root to install"
-    log "installing ${missing[*]}"
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
-
-log "building simple-web-server (release)"
-(cd "$REPO" && cargo build --release --quiet --bin simple-web-server)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/simple-web-server
-
-# Shared with the guest (through hostfs): the init script, the job and its
-# output.
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/sws-uml.XXXXXX")
+# The trap goes in before the install: a policy-rc.d left by an install
+# cut short is removed too.
+DIR=""
 UML_PID=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
     if [[ -n $UML_PID ]]; then
         kill -KILL "$UML_PID" 2>/dev/null || true
     fi
-    rm -rf "$DIR"
+    [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
+    [[ -n $DIR ]] && rm -rf "$DIR"
     return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+declare -A PACKAGE=([linux.uml]=user-mode-linux [nginx]=nginx)
+install_missing linux.uml nginx
+build_release
+
+# Shared with the guest (through hostfs): the init script, the job and its
+# output.
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/sws-uml.XXXXXX")
 
 # PID 1 in the guest: mounts, the device nodes the scripts use, a loopback,
 # the job, then power off (UML exits).
