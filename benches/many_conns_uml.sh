@@ -37,8 +37,16 @@ DIR=""
 UML_PID=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+    # The guest is a tree of host processes (its kernel, one per guest
+    # process) in a process group of its own, led by `timeout`: TERM to the
+    # group, up to 5 s, then KILL to what is left of it.
     if [[ -n $UML_PID ]]; then
-        kill -KILL "$UML_PID" 2>/dev/null || true
+        kill -TERM -- "-$UML_PID" 2>/dev/null || true
+        for _ in {1..50}; do
+            kill -0 -- "-$UML_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$UML_PID" 2>/dev/null || true
     fi
     [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     [[ -n $DIR ]] && rm -rf "$DIR"
@@ -93,7 +101,9 @@ TMPDIR=/tmp BIN="$BIN" CONNS="${CONNS:-100000}" ROUNDS="${ROUNDS:-1}" \
 EOF
 
 log "booting User-mode Linux ($UML_MEM); its console goes to $DIR/console"
-timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
+# setsid: its own process group, for the cleanup (without job control
+# setsid does not fork, so $! is `timeout`, the group's leader).
+setsid timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
     init="$DIR/init" con=null con0=fd:0,fd:1 </dev/null >"$DIR/console" 2>&1 &
 UML_PID=$!
 rc=0
