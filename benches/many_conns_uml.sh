@@ -13,20 +13,29 @@
 #
 # Environment: CONNS, ROUNDS, SERVERS, WORKERS as for many_conns.sh;
 # UML_MEM (10G) the guest's memory; UML_TIMEOUT (3000) seconds before the
-# guest is stopped. Installs user-mode-linux and nginx with apt-get if they
-# are missing (needs root).
+# guest is stopped; UML_CPU (the host's last CPU) the one host CPU the whole
+# guest runs on, or "all" to let it use every CPU. Installs user-mode-linux
+# and nginx with apt-get if they are missing (needs root).
 #
 # What the numbers mean: Debian's UML kernel has one CPU, and each system
 # call in it is trapped by ptrace, which costs tens of microseconds rather
 # than one. Every time and CPU figure is therefore UML's, many times the
 # native one; memory per connection, answered/failed counts and the ratio
-# to nginx in the same guest are what carry over. Loopback only (the guest
-# has no network device); only the guest this script started is stopped.
+# to nginx in the same guest are what carry over. Why one host CPU: the
+# guest's kernel and each of its processes are host processes that hand
+# over to each other through ptrace at every system call; spread over two
+# host CPUs each hand-over is a cross-CPU wake-up, which made the run twice
+# as slow, its figures wander from run to run, and a guest's threads cost
+# more than its processes (`perf bench sched pipe` in the guest: 216 µs
+# per round trip between threads, 150 between processes; on one host CPU,
+# 66 both). Loopback only (the guest has no network device); only the
+# guest this script started is stopped.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UML_MEM=${UML_MEM:-10G}
 UML_TIMEOUT=${UML_TIMEOUT:-3000}
+UML_CPU=${UML_CPU:-$(($(nproc) - 1))}
 BENCH=many_conns_uml
 # shellcheck source=benches/lib.sh
 source "$REPO/benches/lib.sh"
@@ -100,10 +109,13 @@ TMPDIR=/tmp BIN="$BIN" CONNS="${CONNS:-100000}" ROUNDS="${ROUNDS:-1}" \
     SERVERS="${SERVERS:-ours nginx}" WORKERS="${WORKERS:-2}" bash benches/many_conns.sh
 EOF
 
-log "booting User-mode Linux ($UML_MEM); its console goes to $DIR/console"
+log "booting User-mode Linux ($UML_MEM, host CPU $UML_CPU); its console goes to $DIR/console"
 # setsid: its own process group, for the cleanup (without job control
-# setsid does not fork, so $! is `timeout`, the group's leader).
-setsid timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
+# setsid does not fork, and it and taskset exec: $! is `timeout`, the
+# group's leader).
+pin=(taskset -c "$UML_CPU")
+[[ $UML_CPU == all ]] && pin=()
+setsid "${pin[@]}" timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
     init="$DIR/init" con=null con0=fd:0,fd:1 </dev/null >"$DIR/console" 2>&1 &
 UML_PID=$!
 rc=0
