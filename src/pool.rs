@@ -424,6 +424,17 @@ impl Worker {
         let now = Instant::now();
         self.cache.sweep(now);
 
+        // A drain starts before this round's requests are served, so that
+        // every answer from here on says `Connection: close`, also one to a
+        // request that came in the same round as the news. The grace is
+        // never more than half the time the whole drain may take.
+        let grace = DRAIN_GRACE.min(self.config.shutdown_timeout / 2);
+        let drain_starts = self.drain == Drain::Serving && self.draining.load(Ordering::SeqCst);
+        if drain_starts {
+            self.drain = Drain::Started {
+                close_idle_at: now + grace,
+            };
+        }
         self.take_new(now);
         for event in events.iter() {
             if event.token() == WAKER {
@@ -454,24 +465,19 @@ impl Worker {
             self.serve(key, now, |conn, ctx| conn.expire(ctx));
         }
         self.evict_idle(now);
-        match self.drain {
-            Drain::Serving if self.draining.load(Ordering::SeqCst) => {
-                // From now on every response says `Connection: close`.
-                // Never more than half the time the whole drain may take.
-                let grace = DRAIN_GRACE.min(self.config.shutdown_timeout / 2);
-                self.drain = Drain::Started {
-                    close_idle_at: now + grace,
-                };
-                self.close_idle_longer_than(grace, now);
+        if drain_starts {
+            // After this round's requests: a connection whose request came
+            // with the news is busy, not idle, and is spared.
+            self.close_idle_longer_than(grace, now);
+        }
+        if let Drain::Started { close_idle_at } = self.drain
+            && now >= close_idle_at
+        {
+            self.drain = Drain::ClosingIdle;
+            let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+            for key in keys {
+                self.serve(key, now, |conn, ctx| conn.drain(ctx));
             }
-            Drain::Started { close_idle_at } if now >= close_idle_at => {
-                self.drain = Drain::ClosingIdle;
-                let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
-                for key in keys {
-                    self.serve(key, now, |conn, ctx| conn.drain(ctx));
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
