@@ -48,7 +48,9 @@ struct Tally {
 }
 
 /// Keep-alive clients, each on its own thread, asking for `/a.txt` over
-/// and over ([`keep_asking`]) until [`finish`](Loopers::finish).
+/// and over ([`keep_asking`]) until [`finish`](Loopers::finish), or until
+/// dropped (which checks their failures too, unless the test is already
+/// failing).
 #[derive(Default)]
 pub struct Loopers {
     stop: Arc<AtomicBool>,
@@ -65,26 +67,57 @@ impl Loopers {
     }
 
     /// Waits (at most 20 s) until `more` requests past those answered so
-    /// far are answered.
-    pub fn wait_answered(&self, more: u64) -> bool {
+    /// far are answered; fails the test, with the clients' failures, if
+    /// they are not (a client stops at its first failure, so once all have
+    /// stopped it fails at once).
+    #[track_caller]
+    pub fn wait_answered(&self, more: u64) {
         let answered = || self.tally.answered.load(Ordering::Relaxed);
         let target = answered() + more;
-        poll_until(Duration::from_secs(20), || answered() >= target)
+        let all_stopped = || self.threads.iter().all(JoinHandle::is_finished);
+        poll_until(Duration::from_secs(20), || {
+            answered() >= target || all_stopped()
+        });
+        assert!(
+            answered() >= target,
+            "{} of {target} requests answered; {}",
+            answered(),
+            Self::describe(&self.tally.failures.lock().unwrap())
+        );
     }
 
     /// Stops the clients and asserts that none of them saw a failure.
-    pub fn finish(self) {
+    pub fn finish(mut self) {
+        self.stop_all();
+    }
+
+    /// Stops and joins the clients, then, unless the test is already
+    /// failing, asserts that none of them failed or panicked.
+    fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for thread in self.threads {
-            thread.join().unwrap();
+        let panicked = (self.threads.drain(..))
+            .map(JoinHandle::join)
+            .filter(Result::is_err)
+            .count();
+        if !thread::panicking() {
+            assert_eq!(panicked, 0, "a looping client panicked");
+            let failures = self.tally.failures.lock().unwrap();
+            assert!(failures.is_empty(), "{}", Self::describe(&failures));
         }
-        let failures = self.tally.failures.lock().unwrap();
-        assert!(
-            failures.is_empty(),
-            "{} failed: {:?}",
-            failures.len(),
-            &failures[..failures.len().min(5)]
-        );
+    }
+
+    /// How many failed, and the first few failures.
+    fn describe(failures: &[String]) -> String {
+        let first = &failures[..failures.len().min(5)];
+        format!("{} failed: {first:?}", failures.len())
+    }
+}
+
+impl Drop for Loopers {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop_all();
+        }
     }
 }
 

@@ -106,15 +106,17 @@ fn spawn_reader<R: Read + Send + 'static>(
     });
 }
 
-/// A test that cannot run on this machine fails, saying why, unless
-/// `SWS_TEST_ALLOW_SKIPS=1` lets it skip (said on stderr): a test never
-/// skips silently. Returns false where the test is to return at once.
-pub fn cannot_run(why: &str) -> bool {
-    if std::env::var_os("SWS_TEST_ALLOW_SKIPS").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED (SWS_TEST_ALLOW_SKIPS=1): {why}");
-        return false;
+/// For a test that cannot run on this machine: fails it, saying why,
+/// unless `SWS_TEST_ALLOW_SKIPS=1` lets it skip, which it says on stderr
+/// past the harness's capture (a test never skips silently). The caller
+/// returns at once after it.
+pub fn cannot_run(why: &str) {
+    if std::env::var_os("SWS_TEST_ALLOW_SKIPS").is_none_or(|v| v != "1") {
+        panic!("cannot run here: {why} (SWS_TEST_ALLOW_SKIPS=1 skips this test)");
     }
-    panic!("cannot run here: {why} (SWS_TEST_ALLOW_SKIPS=1 skips this test)");
+    // Not eprintln!, which the harness captures and drops for a test that
+    // passes.
+    let _ = writeln!(io::stderr(), "SKIPPED (SWS_TEST_ALLOW_SKIPS=1): {why}");
 }
 
 /// Whether this machine has the IPv6 loopback (`::1`) that the IPv6 tests
@@ -122,7 +124,10 @@ pub fn cannot_run(why: &str) -> bool {
 pub fn ipv6_loopback() -> bool {
     match std::net::TcpListener::bind("[::1]:0") {
         Ok(_) => true,
-        Err(err) => cannot_run(&format!("no IPv6 loopback, ::1 ({err})")),
+        Err(err) => {
+            cannot_run(&format!("no IPv6 loopback, ::1 ({err})"));
+            false
+        }
     }
 }
 
@@ -1320,9 +1325,10 @@ pub fn raise_fd_limit(needed: u64) -> bool {
     #[allow(clippy::unnecessary_cast)]
     let max = limit.rlim_max as u64;
     if max < needed {
-        return cannot_run(&format!(
+        cannot_run(&format!(
             "the hard open-file limit ({max}) is below the {needed} this test needs"
         ));
+        return false;
     }
     if limit.rlim_cur < limit.rlim_max {
         let raised = libc::rlimit {
