@@ -428,12 +428,13 @@ impl Worker {
         // every answer from here on says `Connection: close`, also one to a
         // request that came in the same round as the news. The grace is
         // never more than half the time the whole drain may take.
-        let grace = DRAIN_GRACE.min(self.config.shutdown_timeout / 2);
-        let drain_starts = self.drain == Drain::Serving && self.draining.load(Ordering::SeqCst);
-        if drain_starts {
+        let mut drain_grace = None;
+        if self.drain == Drain::Serving && self.draining.load(Ordering::SeqCst) {
+            let grace = DRAIN_GRACE.min(self.config.shutdown_timeout / 2);
             self.drain = Drain::Started {
                 close_idle_at: now + grace,
             };
+            drain_grace = Some(grace);
         }
         self.take_new(now);
         for event in events.iter() {
@@ -465,9 +466,9 @@ impl Worker {
             self.serve(key, now, |conn, ctx| conn.expire(ctx));
         }
         self.evict_idle(now);
-        if drain_starts {
-            // After this round's requests: a connection whose request came
-            // with the news is busy, not idle, and is spared.
+        if let Some(grace) = drain_grace {
+            // After this round's requests: a connection whose request this
+            // round's poll reported is busy, not idle, and is spared.
             self.close_idle_longer_than(grace, now);
         }
         if let Drain::Started { close_idle_at } = self.drain
