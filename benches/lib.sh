@@ -95,13 +95,14 @@ export PATH="$PATH:/usr/sbin:/sbin"
 POLICY_RC=""
 
 # install_missing TOOL... [-- PACKAGE...]: installs with apt-get the package
-# of each TOOL not on PATH (PACKAGE[TOOL], a map the caller declares), and
-# each PACKAGE after "--" (ones the caller found missing itself). Needs
-# root; dies, naming them, without it.
+# of each TOOL not on PATH (PACKAGE[TOOL], a map the caller declares; the
+# TOOL's own name where it has no entry), and each PACKAGE after "--" (ones
+# the caller found missing itself). Needs root; dies, naming them, without
+# it.
 install_missing() {
     local missing=()
     while (($#)) && [[ $1 != -- ]]; do
-        command -v "$1" >/dev/null || missing+=("${PACKAGE[$1]}")
+        command -v "$1" >/dev/null || missing+=("${PACKAGE[$1]:-$1}")
         shift
     done
     (($#)) && shift

@@ -147,15 +147,15 @@ for round in $(seq 1 "$ROUNDS"); do
         rc=0
         python3 "$REPO/benches/many_conns.py" "$MAIN_PID" "$PORT" "$CONNS" "$STOP" | tee "$out" >&2 || rc=$?
         ((rc == 0)) || failed=1
-        # The client timed the stop; reap the server (and kill it if it hung).
-        if kill -0 "$MAIN_PID" 2>/dev/null; then
-            for _ in {1..100}; do
-                [[ $(awk '{print $3}' "/proc/$MAIN_PID/stat" 2>/dev/null) == Z ]] && break
-                sleep 0.1
-            done
-        fi
-        kill -0 "$MAIN_PID" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$MAIN_PID/stat") != Z ]] &&
-            kill -KILL "$MAIN_PID"
+        # The client timed the stop; wait up to 10 s for the server to be
+        # gone (bash reaps its children itself) or a zombie, and kill it if
+        # it hung.
+        exited() { [[ $(awk '{print $3}' "/proc/$MAIN_PID/stat" 2>/dev/null || echo Z) == Z ]]; }
+        for _ in {1..100}; do
+            exited && break
+            sleep 0.1
+        done
+        exited || kill -KILL "$MAIN_PID" 2>/dev/null || true
         wait "$MAIN_PID" 2>/dev/null || true
         MAIN_PID=""
         RESULTS+=("$server $round $(grep '^result ' "$out" | cut -d' ' -f2- || echo missing=1)")

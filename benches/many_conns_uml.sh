@@ -13,9 +13,10 @@
 #
 # Environment: CONNS, ROUNDS, SERVERS, WORKERS as for many_conns.sh;
 # UML_MEM (10G) the guest's memory; UML_TIMEOUT (3000) seconds before the
-# guest is stopped; UML_CPU (the host's last CPU) the one host CPU the whole
-# guest runs on, or "all" to let it use every CPU. Installs user-mode-linux
-# and nginx with apt-get if they are missing (needs root).
+# guest is stopped (KILL 30 s later if TERM does not end it); UML_CPU (the
+# last CPU this script may use) the one host CPU the whole guest runs on,
+# or "all" to let it use every CPU. Installs user-mode-linux and nginx with
+# apt-get if they are missing (needs root).
 #
 # What the numbers mean: Debian's UML kernel has one CPU, and each system
 # call in it is trapped by ptrace, which costs tens of microseconds rather
@@ -35,7 +36,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UML_MEM=${UML_MEM:-10G}
 UML_TIMEOUT=${UML_TIMEOUT:-3000}
-UML_CPU=${UML_CPU:-$(($(nproc) - 1))}
+# The last CPU this script may run on (not nproc - 1: a container's CPU
+# set need not start at 0).
+UML_CPU=${UML_CPU:-$(awk '/^Cpus_allowed_list/ {n = split($2, r, /[,-]/); print r[n]}' /proc/self/status)}
 BENCH=many_conns_uml
 # shellcheck source=benches/lib.sh
 source "$REPO/benches/lib.sh"
@@ -55,7 +58,9 @@ cleanup() {
             kill -0 -- "-$UML_PID" 2>/dev/null || break
             sleep 0.1
         done
-        kill -KILL -- "-$UML_PID" 2>/dev/null || true
+        if kill -0 -- "-$UML_PID" 2>/dev/null; then
+            kill -KILL -- "-$UML_PID" 2>/dev/null || true
+        fi
     fi
     [[ -n $POLICY_RC ]] && rm -f "$POLICY_RC"
     [[ -n $DIR ]] && rm -rf "$DIR"
@@ -67,6 +72,7 @@ trap 'exit 143' TERM
 
 declare -A PACKAGE=([linux.uml]=user-mode-linux [nginx]=nginx)
 install_missing linux.uml nginx
+require setsid taskset timeout
 build_release
 
 # Shared with the guest (through hostfs): the init script, the job and its
@@ -115,7 +121,7 @@ log "booting User-mode Linux ($UML_MEM, host CPU $UML_CPU); its console goes to 
 # group's leader).
 pin=(taskset -c "$UML_CPU")
 [[ $UML_CPU == all ]] && pin=()
-setsid "${pin[@]}" timeout "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
+setsid "${pin[@]}" timeout -k 30 "$UML_TIMEOUT" linux.uml mem="$UML_MEM" rootfstype=hostfs rootflags=/ rw \
     init="$DIR/init" con=null con0=fd:0,fd:1 </dev/null >"$DIR/console" 2>&1 &
 UML_PID=$!
 rc=0
