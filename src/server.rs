@@ -144,9 +144,12 @@ impl ShutdownHandle {
 
     /// Stops accepting, and leaves the listeners to the next generation,
     /// which accepts from the same queues from now on; then drains as
-    /// [`shutdown`](ShutdownHandle::shutdown) does. Returns false (and does
+    /// [`shutdown`](ShutdownHandle::shutdown) does. `announce` runs once
+    /// the hand-over is certain and before this process can exit (under
+    /// the lock that `run_with` takes before it returns): a word to systemd
+    /// sent after it could be cut off by the exit. Returns false (and does
     /// nothing) if a shutdown began first.
-    pub(crate) fn hand_over(&self) -> bool {
+    pub(crate) fn hand_over(&self, announce: impl FnOnce()) -> bool {
         let mut state = self.lock();
         if state.begun {
             return false;
@@ -154,6 +157,7 @@ impl ShutdownHandle {
         state.handed_over = true;
         state.starting = None;
         self.stop_accepting(&state);
+        announce();
         true
     }
 

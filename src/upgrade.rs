@@ -187,17 +187,19 @@ impl Upgrader {
             }
         }
         log::info!("upgrade: the new generation (PID {pid}) is ready; handing over to it");
-        if !self.shutdown.hand_over() {
+        // systemd follows the new process from the hand-over on (not
+        // before: until then, this one could still stop it).
+        let tell_systemd = || {
+            if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+                let state = format!("MAINPID={pid}\nREADY=1\n");
+                if let Err(err) = notify_systemd(&path, state.as_bytes()) {
+                    log::warn!("cannot notify systemd at {}: {err}", path.to_string_lossy());
+                }
+            }
+        };
+        if !self.shutdown.hand_over(tell_systemd) {
             // A shutdown began meanwhile, and stopped the new generation.
             return Err(UpgradeError::ShutdownFirst);
-        }
-        // systemd follows the new process from now on (not before: until
-        // the hand-over, this one could still stop it).
-        if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
-            let state = format!("MAINPID={pid}\nREADY=1\n");
-            if let Err(err) = notify_systemd(&path, state.as_bytes()) {
-                log::warn!("cannot notify systemd at {}: {err}", path.to_string_lossy());
-            }
         }
         // Not waited for: it outlives us, and its parent becomes init.
         drop(child);

@@ -219,8 +219,9 @@ fn systemd_hears_ready_and_the_new_main_pid() {
     let mut server =
         Server::start_with_env(root.path(), &args, &[("NOTIFY_SOCKET", socket.as_os_str())]);
     let mut buf = [0u8; 256];
-    // Says which notification did not come, with what the server logged
-    // (under a loaded machine this failed twice, not reproduced alone).
+    // Says which notification did not come, with what the server logged.
+    // (The upgrade's was lost on loaded machines, when the old generation
+    // exited between the hand-over and sending it.)
     let mut next_message = |server: &Server, which: &str| match systemd.recv(&mut buf) {
         Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
         Err(err) => panic!(
