@@ -20,7 +20,8 @@
 # the hard one; raising the hard limit needs CAP_SYS_RESOURCE (root,
 # usually), which it has not here: where the hard limit is too low, CONNS is
 # cut to fit (leaving 2 000 descriptors for everything else) and the table
-# says so; benches/many_conns_uml.sh runs this script where it can be raised. The clients connect from 127.0.0.2, 127.0.0.3, ... (25 000 each:
+# says so; benches/many_conns_uml.sh runs this script where it can be
+# raised. The clients connect from 127.0.0.2, 127.0.0.3, ... (25 000 each:
 # one source address has ~28 000 ephemeral ports to one server port).
 # Loopback only; only processes this script started are stopped, by PID.
 set -euo pipefail
